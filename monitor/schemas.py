@@ -1,0 +1,164 @@
+"""Typed events that pass between the pipeline stages, and the wire shapes of the v1 API.
+
+The flow is ``ChatMessage -> ScoredTurn -> AlertCandidate -> Alert``:
+
+* ingest validates a :class:`ChatMessage` (or a :class:`ConversationStart`),
+* scoring turns its text into :class:`TurnScores`,
+* state appends a :class:`TurnRecord` and hands the rules a :class:`ConversationSnapshot`,
+* the rule engine answers with :class:`AlertCandidate` objects (pure data, no ids, no clock),
+* the alert stage applies cooldowns, gives each survivor an id and persists it as an :class:`Alert`.
+
+Everything here is JSON on the wire and in Redis (``model_dump(mode="json")``), never pickle.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+Role = Literal["customer", "agent"]
+Severity = Literal["info", "warning", "critical"]
+AudienceMember = Literal["agent", "supervisor"]
+
+#: Severity order, so "a rule may fire again inside its cooldown only if its severity rises" is a comparison.
+SEVERITY_RANK: dict[str, int] = {"info": 0, "warning": 1, "critical": 2}
+
+#: Longest accepted message text, in characters. Chat turns are short; a megabyte is an error, not a turn.
+MAX_TEXT_CHARS = 8_000
+_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._:@\-]{0,127}$"
+
+
+def utcnow() -> datetime:
+    """Timezone-aware now; naive datetimes never enter the pipeline."""
+    return datetime.now(UTC)
+
+
+class _Strict(BaseModel):
+    """Unknown fields are refused so that a connector's typo is an error, not silently dropped data."""
+
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=False)
+
+
+class Party(_Strict):
+    """A customer or an agent as the chat platform names them."""
+
+    id: str = Field(pattern=_ID_PATTERN)
+    name: str = Field(default="", max_length=200)
+
+
+class ConversationStart(_Strict):
+    """``POST /v1/conversations`` and the ``conversation.start`` stream event."""
+
+    conversation_id: str = Field(pattern=_ID_PATTERN)
+    customer: Party
+    agent: Party
+    channel: str | None = Field(default=None, max_length=64)
+
+
+class ChatMessage(_Strict):
+    """One turn of a chat, as a connector sends it (``POST /v1/messages``, ``message`` stream event)."""
+
+    conversation_id: str = Field(pattern=_ID_PATTERN)
+    message_id: str = Field(pattern=_ID_PATTERN)
+    role: Role
+    text: str = Field(min_length=1, max_length=MAX_TEXT_CHARS)
+    sent_at: datetime | None = None
+
+    @field_validator("text")
+    @classmethod
+    def _not_blank(cls, value: str) -> str:
+        if not value.strip():
+            raise ValueError("text is empty (only whitespace)")
+        return value
+
+    @field_validator("sent_at")
+    @classmethod
+    def _aware(cls, value: datetime | None) -> datetime | None:
+        if value is not None and value.tzinfo is None:
+            return value.replace(tzinfo=UTC)
+        return value
+
+
+class Scores(BaseModel):
+    """The three numbers every turn gets on the wire; all in documented ranges."""
+
+    anger: float = Field(ge=0.0, le=1.0)
+    frustration: float = Field(ge=0.0, le=1.0)
+    sentiment: float = Field(ge=-1.0, le=1.0, description="VADER compound, -1 (negative) .. +1 (positive)")
+
+
+class TurnScores(Scores):
+    """What a scorer returns for one text: the wire scores plus the 28 emotion probabilities."""
+
+    emotions: dict[str, float] = Field(default_factory=dict)
+
+    def wire(self) -> Scores:
+        return Scores(anger=self.anger, frustration=self.frustration, sentiment=self.sentiment)
+
+
+class ConversationMeta(BaseModel):
+    """Conversation metadata kept in Redis; rules read names from here (``use_name``)."""
+
+    conversation_id: str
+    customer: Party
+    agent: Party
+    channel: str | None = None
+    started_at: datetime
+    ended_at: datetime | None = None
+
+
+class TurnRecord(BaseModel):
+    """A scored turn as stored in the conversation's turn list."""
+
+    message_id: str
+    role: Role
+    text: str
+    sent_at: datetime
+    scores: TurnScores
+
+
+class ConversationSnapshot(BaseModel):
+    """What the rule engine sees: the metadata and the recent turns, oldest first; the last is the new one."""
+
+    meta: ConversationMeta
+    turns: list[TurnRecord]
+
+    @property
+    def latest(self) -> TurnRecord:
+        return self.turns[-1]
+
+
+class AlertCandidate(BaseModel):
+    """A rule's verdict before cooldown and persistence: pure data, no id and no clock."""
+
+    rule: str
+    severity: Severity
+    audience: list[AudienceMember]
+    nudge: str
+    reason: str
+    cooldown_s: float = 0.0
+
+
+class Alert(BaseModel):
+    """An alert as delivered to agents, supervisors and webhooks. ``id`` is its Redis Stream entry id."""
+
+    id: str
+    rule: str
+    severity: Severity
+    conversation_id: str
+    message_id: str
+    agent_id: str
+    audience: list[AudienceMember]
+    nudge: str
+    reason: str
+    created_at: datetime
+
+
+class ScoredReply(BaseModel):
+    """``POST /v1/messages`` response body (and, with ``type``, the stream's ``scored`` event)."""
+
+    message_id: str
+    scores: Scores
+    alerts: list[Alert]
