@@ -23,8 +23,97 @@ def _build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+Subparsers = argparse._SubParsersAction  # type: ignore[type-arg]
+
+
+def _add_serve(sub: Subparsers) -> None:
+    p = sub.add_parser("serve", help="run the service (REST, websockets, console)")
+    p.add_argument("--host", help="interface to bind (default CALMWATCH_HOST or 127.0.0.1)")
+    p.add_argument("--port", type=int, help="TCP port (default CALMWATCH_PORT or 8000)")
+    p.add_argument("--redis-url", help="use this Redis instead of the embedded server (CALMWATCH_REDIS_URL)")
+    p.add_argument("--scorer", choices=["model", "vader"], help="scorer (default: the trained model)")
+    p.set_defaults(handler=_cmd_serve)
+
+
+def _cmd_serve(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    from monitor.app import create_app
+    from monitor.errors import CalmwatchError
+    from monitor.observability import configure_logging
+    from monitor.settings import Settings
+
+    overrides = {k: v for k, v in {"host": args.host, "port": args.port, "redis_url": args.redis_url,
+                                    "scorer": args.scorer}.items() if v is not None}  # fmt: skip
+    settings = Settings(**overrides)
+    configure_logging(settings.log_level, settings.log_format)
+    print(f"Calmwatch on http://{settings.host}:{settings.port}/  (API docs at /docs)", file=sys.stderr, flush=True)
+    try:
+        uvicorn.run(
+            create_app(settings),
+            host=settings.host,
+            port=settings.port,
+            ws_max_size=settings.max_frame_bytes,
+            log_config=None,
+            timeout_graceful_shutdown=10,
+        )
+    except CalmwatchError as exc:
+        print(f"calmwatch: {exc}", file=sys.stderr)
+        return 1
+    return 0
+
+
 # Each entry adds one subparser and sets ``handler`` on it with ``set_defaults(handler=...)``.
-_SUBCOMMANDS: list[Callable[[argparse._SubParsersAction[argparse.ArgumentParser]], None]] = []
+_SUBCOMMANDS: list[Callable[[Subparsers], None]] = [_add_serve]
+
+
+def _add_train(sub: Subparsers) -> None:
+    from pathlib import Path
+
+    p = sub.add_parser("train", help="fine-tune the emotion model on GoEmotions (see models/README.md)")
+    p.add_argument("--data", type=Path, required=True, help="GoEmotions directory ({train,dev}.tsv, labels.txt)")
+    p.add_argument("--out", type=Path, default=Path("models/artifact"), help="artifact directory to write")
+    p.add_argument("--checkpoints", type=Path, default=Path("models/checkpoints"), help="resumable checkpoints")
+    p.add_argument("--resume", action="store_true", help="continue from the last checkpoint of the same recipe")
+    p.add_argument("--epochs", type=int, default=3)
+    p.add_argument("--seed", type=int, default=13)
+    p.add_argument("--threads", type=int, default=2, help="torch CPU threads")
+    p.add_argument("--limit", type=int, default=None, help="use only the first N examples (smoke test)")
+    p.set_defaults(handler=_cmd_train)
+
+
+def _cmd_train(args: argparse.Namespace) -> int:
+    from monitor.training import TrainConfig, train
+
+    config = TrainConfig(
+        data_dir=args.data, out_dir=args.out, checkpoint_dir=args.checkpoints, epochs=args.epochs,
+        seed=args.seed, threads=args.threads, limit=args.limit, resume=args.resume,
+    )  # fmt: skip
+    train(config)
+    return 0
+
+
+def _add_score(sub: Subparsers) -> None:
+    from pathlib import Path
+
+    p = sub.add_parser("score", help="score text lines (stdin or --input) to JSONL on stdout")
+    p.add_argument("--input", type=Path, default=None, help="JSONL with a 'text' field, or plain lines")
+    p.add_argument("--model", type=Path, default=None, help="model dir (default: CALMWATCH_MODEL_PATH, else models/)")
+    p.add_argument("--batch-size", type=int, default=32)
+    p.set_defaults(handler=_cmd_score)
+
+
+def _cmd_score(args: argparse.Namespace) -> int:
+    from monitor.emotion_model import ModelArtifactError, score_command
+
+    try:
+        return score_command(args.input, model_path=args.model, batch_size=args.batch_size)
+    except ModelArtifactError as exc:
+        print(f"calmwatch score: {exc}", file=sys.stderr)
+        return 2
+
+
+_SUBCOMMANDS += [_add_train, _add_score]
 
 
 def main(argv: Sequence[str] | None = None) -> int:

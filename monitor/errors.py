@@ -1,14 +1,14 @@
 """Every exception Calmwatch raises on purpose, as one tree so callers can catch at the right depth::
 
-    CalmwatchError
-    ├── ConfigurationError          settings that cannot work (e.g. no keys on a public interface)
-    ├── RulePackError               an invalid rule pack: names the file, the rule and the field
-    ├── ModelArtifactError          (monitor.emotion_model) missing or corrupt model artifact
-    ├── RedisUnavailableError       Redis did not answer within the bounded start-up retries
-    ├── EmbeddedRedisError          the embedded server could not be started
-    └── IngestError                 a bad event from a connector; carries a machine-readable ``code``
-        ├── UnknownConversationError
-        └── OverloadedError         the scoring queue is full (backpressure -> 503)
+CalmwatchError
+├── ConfigurationError          settings that cannot work (e.g. no keys on a public interface)
+├── RulePackError               an invalid rule pack: names the file, the rule and the field
+├── ModelArtifactError          (monitor.emotion_model) missing or corrupt model artifact
+├── RedisUnavailableError       Redis did not answer within the bounded start-up retries
+├── EmbeddedRedisError          the embedded server could not be started
+└── IngestError                 a bad event from a connector; carries a machine-readable ``code``
+    ├── UnknownConversationError
+    └── OverloadedError         the scoring queue is full (backpressure -> 503)
 """
 
 from __future__ import annotations

@@ -1,0 +1,1 @@
+"""The v1 HTTP and websocket API, one router per resource."""

@@ -1,0 +1,86 @@
+"""Alerts: the REST history, the supervisor feed and each agent's nudges (websockets with resume)."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Query
+from starlette.websockets import WebSocket
+
+from monitor.alerts import is_stream_id
+from monitor.api.deps import runtime, ws_runtime
+from monitor.api.errors import ErrorBody
+from monitor.delivery.websockets import Envelope, follow_alerts
+from monitor.errors import IngestError
+from monitor.runtime import Runtime
+from monitor.schemas import Alert
+
+router = APIRouter(prefix="/v1", tags=["alerts"])
+Rt = Annotated[Runtime, Depends(runtime)]
+Since = Annotated[
+    str | None,
+    Query(description="an alert id; only alerts after it are returned (use the last id you saw). `0` means all."),
+]
+
+
+def _check_since(since: str | None) -> None:
+    if since is not None and not is_stream_id(since):
+        raise IngestError("invalid_cursor", f"since={since!r} is not an alert id (like 1700000000000-0)")
+
+
+@router.get("/alerts", response_model=list[Alert], responses={422: {"model": ErrorBody}})
+async def list_alerts(rt: Rt, since: Since = None, limit: Annotated[int, Query(ge=1, le=1000)] = 100) -> list[Alert]:
+    """Alerts oldest first: those after ``since``, or without it the latest ``limit``."""
+    _check_since(since)
+    return await rt.alerts.since(since, limit=limit)
+
+
+async def _close_bad_cursor(websocket: WebSocket, since: str | None) -> bool:
+    if since is None or is_stream_id(since):
+        return False
+    await websocket.close(code=1008, reason="since is not an alert id")
+    return True
+
+
+@router.websocket("/alerts")
+async def alert_feed(websocket: WebSocket, since: str | None = None, include: str = "") -> None:
+    """Every alert as ``{"type": "alert", "alert": {...}}``; ``include=turns`` adds live turn scores for boards."""
+    rt = ws_runtime(websocket)
+    await websocket.accept()
+    if await _close_bad_cursor(websocket, since):
+        return
+    wanted = {"alert", *(t.strip() for t in include.split(",") if t.strip())} | {"alert.acknowledged"}
+    kinds = {"turns": "turn"}
+    wanted = {kinds.get(t, t) for t in wanted}
+
+    def accepts(envelope: Envelope) -> bool:
+        return envelope.get("type") in wanted
+
+    gauge = rt.metrics.websocket_clients.labels(endpoint="alerts")
+    gauge.inc()
+    try:
+        await follow_alerts(websocket, rt.hub, rt.alerts, since=since, accepts=accepts)
+    finally:
+        gauge.dec()
+
+
+@router.websocket("/agents/{agent_id}/nudges")
+async def agent_nudges(websocket: WebSocket, agent_id: str, since: str | None = None) -> None:
+    """The alerts meant for this agent (audience includes ``agent``) in that agent's conversations, live."""
+    rt = ws_runtime(websocket)
+    await websocket.accept()
+    if await _close_bad_cursor(websocket, since):
+        return
+
+    def accepts(envelope: Envelope) -> bool:
+        if envelope.get("type") != "alert":
+            return False
+        alert = envelope["alert"]
+        return bool(alert["agent_id"] == agent_id and "agent" in alert["audience"])
+
+    gauge = rt.metrics.websocket_clients.labels(endpoint="nudges")
+    gauge.inc()
+    try:
+        await follow_alerts(websocket, rt.hub, rt.alerts, since=since, accepts=accepts)
+    finally:
+        gauge.dec()

@@ -1,0 +1,50 @@
+"""How errors look on the wire: always ``{"code", "detail"}`` (plus ``message_id`` when known), never a traceback."""
+
+from __future__ import annotations
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel
+
+from monitor.errors import IngestError
+from monitor.ingest import describe_validation_error
+
+
+class ErrorBody(BaseModel):
+    code: str
+    detail: str
+    message_id: str | None = None
+
+
+def error_response(status: int, code: str, detail: str, message_id: str | None = None) -> JSONResponse:
+    body = ErrorBody(code=code, detail=detail, message_id=message_id)
+    return JSONResponse(body.model_dump(exclude_none=True), status_code=status)
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    async def on_ingest_error(request: Request, exc: Exception) -> JSONResponse:
+        assert isinstance(exc, IngestError)
+        request.app.state.runtime.metrics.ingest_errors.labels(code=exc.code).inc()
+        return error_response(exc.status_code, exc.code, exc.detail, exc.message_id)
+
+    async def on_validation_error(request: Request, exc: Exception) -> JSONResponse:
+        assert isinstance(exc, RequestValidationError)
+        errors = exc.errors()
+        if any(e.get("type") == "json_invalid" for e in errors):
+            code, detail = "invalid_json", "the body is not valid JSON (or not UTF-8)"
+        else:
+            code = "invalid_event"
+            detail = "; ".join(
+                f"{'.'.join(str(p) for p in e['loc'][1:]) or 'body'}: "
+                f"{'unknown field' if e.get('type') == 'extra_forbidden' else e['msg']}"
+                for e in errors
+            )
+        request.app.state.runtime.metrics.ingest_errors.labels(code=code).inc()
+        return error_response(422, code, detail)
+
+    app.add_exception_handler(IngestError, on_ingest_error)
+    app.add_exception_handler(RequestValidationError, on_validation_error)
+
+
+__all__ = ["ErrorBody", "describe_validation_error", "error_response", "install_error_handlers"]

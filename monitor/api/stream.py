@@ -1,0 +1,95 @@
+"""``WS /v1/stream``: a connector's firehose. Events in, one answer per event out, in the order received.
+
+Events are processed concurrently (so turns of different conversations share scorer batches) but answered in
+order: each event becomes a task, and a sender awaits the tasks first-in, first-out. Turns of one conversation
+stay in order because the pipeline serialises them. At most ``MAX_IN_FLIGHT`` events are pending per
+connection; beyond that we stop reading, which is TCP backpressure on the connector.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from typing import Any
+
+import structlog
+from fastapi import APIRouter
+from starlette.websockets import WebSocket, WebSocketDisconnect
+
+from monitor.api.deps import ws_runtime
+from monitor.errors import IngestError
+from monitor.ingest import ConversationEnd, parse_stream_event
+from monitor.runtime import Runtime
+from monitor.schemas import ChatMessage, ConversationStart
+
+router = APIRouter(prefix="/v1", tags=["stream"])
+log = structlog.get_logger("ingest")
+
+MAX_IN_FLIGHT = 256
+#: RFC 6455 "Message Too Big".
+CLOSE_TOO_BIG = 1009
+
+
+async def _answer(rt: Runtime, raw: str | bytes) -> dict[str, Any]:
+    try:
+        event = parse_stream_event(raw)
+        if isinstance(event, ChatMessage):
+            reply = await rt.pipeline.handle_message(event)
+            return {"type": "scored", **reply.model_dump(mode="json")}
+        if isinstance(event, ConversationStart):
+            meta, created = await rt.pipeline.start_conversation(event)
+            return {
+                "type": "conversation.started",
+                "conversation_id": meta.conversation_id,
+                "created": created,
+            }
+        assert isinstance(event, ConversationEnd)
+        meta = await rt.pipeline.end_conversation(event)
+        return {"type": "conversation.ended", "conversation_id": meta.conversation_id}
+    except IngestError as exc:
+        rt.metrics.ingest_errors.labels(code=exc.code).inc()
+        error: dict[str, Any] = {"type": "error", "code": exc.code, "detail": exc.detail}
+        if exc.message_id:
+            error["message_id"] = exc.message_id
+        return error
+    except Exception:  # one bad event must never take the connection (or other connectors) down
+        log.exception("unexpected error handling a stream event")
+        return {"type": "error", "code": "internal_error", "detail": "the event could not be processed"}
+
+
+@router.websocket("/stream")
+async def stream(websocket: WebSocket) -> None:
+    rt = ws_runtime(websocket)
+    await websocket.accept()
+    limit = rt.settings.max_frame_bytes
+    pending: asyncio.Queue[asyncio.Task[dict[str, Any]] | None] = asyncio.Queue(maxsize=MAX_IN_FLIGHT)
+
+    async def send_in_order() -> None:
+        while (task := await pending.get()) is not None:
+            await websocket.send_json(await task)
+
+    sender = asyncio.create_task(send_in_order())
+    gauge = rt.metrics.websocket_clients.labels(endpoint="stream")
+    gauge.inc()
+    try:
+        while True:
+            message = await websocket.receive()
+            if message["type"] == "websocket.disconnect":
+                break
+            raw: str | bytes = message.get("text") if message.get("text") is not None else message.get("bytes", b"")
+            if len(raw) > limit:  # the server's ws_max_size usually closes first; this covers every server
+                await pending.put(None)
+                await sender
+                await websocket.close(code=CLOSE_TOO_BIG, reason=f"frame larger than {limit} bytes")
+                return
+            await pending.put(asyncio.create_task(_answer(rt, raw)))
+        await pending.put(None)
+        await sender
+    except WebSocketDisconnect:
+        pass
+    finally:
+        gauge.dec()
+        if not sender.done():
+            sender.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await sender

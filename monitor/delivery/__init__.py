@@ -1,0 +1,1 @@
+"""Delivery: getting alerts to people and systems (websockets here; webhooks alongside)."""

@@ -1,0 +1,169 @@
+"""Live fan-out of alerts (and turn updates) to websocket clients: supervisor feeds and agent sidebars.
+
+One :class:`LiveHub` per service process listens on the Redis pub/sub channel and copies each envelope into
+the bounded queue of every local client whose filter accepts it. A client that cannot keep up is closed
+(code 1013, "try again later") rather than buffered without bound; it reconnects with ``?since=<last id>``
+and :func:`follow_alerts` replays the gap from the alert stream, so nothing is lost either way.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import structlog
+from redis.asyncio import Redis
+from starlette.websockets import WebSocket, WebSocketDisconnect, WebSocketState
+
+from monitor import keys
+from monitor.alerts import AlertLog, stream_id_key
+from monitor.schemas import Alert
+
+log = structlog.get_logger("delivery.websockets")
+
+Envelope = dict[str, Any]
+EnvelopeFilter = Callable[[Envelope], bool]
+
+#: Close code for a client that fell too far behind (RFC 6455 "Try Again Later").
+CLOSE_TOO_SLOW = 1013
+REPLAY_PAGE = 500
+
+
+@dataclass(eq=False)
+class Subscriber:
+    accepts: EnvelopeFilter
+    queue: asyncio.Queue[Envelope]
+    overflowed: bool = field(default=False)
+
+
+class LiveHub:
+    """Process-local fan-out from the ``cw:live`` channel; ``run`` is a background task of the app."""
+
+    def __init__(self, redis: Redis, *, client_queue_size: int = 1000) -> None:
+        self._redis = redis
+        self._queue_size = client_queue_size
+        self._subscribers: set[Subscriber] = set()
+        self.ready = asyncio.Event()
+
+    @property
+    def client_count(self) -> int:
+        return len(self._subscribers)
+
+    def subscribe(self, accepts: EnvelopeFilter) -> Subscriber:
+        sub = Subscriber(accepts=accepts, queue=asyncio.Queue(maxsize=self._queue_size))
+        self._subscribers.add(sub)
+        return sub
+
+    def unsubscribe(self, sub: Subscriber) -> None:
+        self._subscribers.discard(sub)
+
+    def dispatch(self, envelope: Envelope) -> None:
+        for sub in list(self._subscribers):
+            if sub.overflowed or not sub.accepts(envelope):
+                continue
+            try:
+                sub.queue.put_nowait(envelope)
+            except asyncio.QueueFull:
+                sub.overflowed = True  # the follower drains what it has, then closes the socket
+                log.warning("websocket client too slow; closing it so it resumes from the stream")
+
+    async def run(self) -> None:
+        """Listen until cancelled; reconnects to Redis with a short backoff if the subscription drops."""
+        backoff = 0.5
+        while True:
+            pubsub = self._redis.pubsub(ignore_subscribe_messages=True)
+            try:
+                await pubsub.subscribe(keys.LIVE_CHANNEL)
+                self.ready.set()
+                backoff = 0.5
+                async for message in pubsub.listen():
+                    if message["type"] == "message":
+                        self.dispatch(json.loads(message["data"]))
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # a Redis hiccup must not end live delivery for good
+                log.warning("live channel lost; resubscribing", error=str(exc), retry_in_s=backoff)
+                await asyncio.sleep(backoff)
+                backoff = min(backoff * 2, 10.0)
+            finally:
+                with contextlib.suppress(Exception):
+                    await pubsub.aclose()
+
+
+def alert_envelope(alert: Alert) -> Envelope:
+    return {"type": "alert", "alert": alert.model_dump(mode="json")}
+
+
+async def follow_alerts(
+    websocket: WebSocket,
+    hub: LiveHub,
+    alert_log: AlertLog,
+    *,
+    since: str | None,
+    accepts: EnvelopeFilter,
+) -> None:
+    """Send a client what it missed since ``since`` (from the stream), then everything live, without gaps or repeats.
+
+    The client subscribes to the hub *before* reading the stream, so an alert raised during the replay is in
+    its queue; anything at or before the last replayed id is then skipped.
+    """
+    sub = hub.subscribe(accepts)
+    try:
+        last_seen: tuple[int, int] | None = None
+        if since is not None:
+            cursor = since
+            while True:
+                page = await alert_log.since(cursor, limit=REPLAY_PAGE)
+                for alert in page:
+                    envelope = alert_envelope(alert)
+                    if accepts(envelope):
+                        await websocket.send_json(envelope)
+                if page:
+                    cursor = page[-1].id
+                if len(page) < REPLAY_PAGE:
+                    break
+            last_seen = stream_id_key(cursor)
+        await _pump(websocket, sub, last_seen)
+    finally:
+        hub.unsubscribe(sub)
+
+
+async def _pump(websocket: WebSocket, sub: Subscriber, last_sent: tuple[int, int] | None) -> None:
+    """Forward queued envelopes until the client leaves; watch for its disconnect at the same time."""
+
+    async def forward() -> None:
+        nonlocal last_sent
+        while True:
+            envelope = await sub.queue.get()
+            if envelope.get("type") == "alert":
+                key = stream_id_key(envelope["alert"]["id"])
+                if last_sent is not None and key <= last_sent:
+                    continue
+                last_sent = key
+            await websocket.send_json(envelope)
+            if sub.overflowed and sub.queue.empty():
+                await websocket.close(code=CLOSE_TOO_SLOW, reason="client too slow; reconnect with ?since=")
+                return
+
+    async def watch_disconnect() -> None:
+        with contextlib.suppress(WebSocketDisconnect):
+            while True:
+                await websocket.receive_text()  # clients may send pings; anything else is ignored
+
+    tasks = [asyncio.create_task(forward()), asyncio.create_task(watch_disconnect())]
+    try:
+        done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+        for task in done:
+            exc = task.exception()
+            if exc is not None and not isinstance(exc, WebSocketDisconnect | RuntimeError):
+                raise exc
+    finally:
+        for task in tasks:
+            task.cancel()
+        with contextlib.suppress(Exception):
+            if websocket.application_state == WebSocketState.CONNECTED:
+                await websocket.close()

@@ -1,0 +1,96 @@
+"""The ingest stage: raw bytes from a connector become typed events, or an :class:`IngestError` naming the problem.
+
+Used by both the REST routes and the ``/v1/stream`` websocket, so the two accept exactly the same events and
+answer bad ones with the same stable error codes (documented in docs/api.md):
+
+``invalid_encoding``  the frame or body is not UTF-8
+``invalid_json``      not parseable as JSON, or not a JSON object
+``unknown_type``      a stream event whose ``type`` is missing or not one we know
+``invalid_event``     a field is missing, of the wrong type, or out of range (the detail names each one)
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any, Literal
+
+from pydantic import BaseModel, ValidationError
+
+from monitor.errors import IngestError
+from monitor.schemas import ChatMessage, ConversationStart, _Strict
+
+_ID_FIELDS = ("message_id",)
+
+
+class ConversationEnd(_Strict):
+    """``conversation.end`` stream event and ``POST /v1/conversations/{id}/end``."""
+
+    conversation_id: str
+
+
+StreamEvent = ConversationStart | ChatMessage | ConversationEnd
+_EVENT_TYPES: dict[str, type[BaseModel]] = {
+    "conversation.start": ConversationStart,
+    "message": ChatMessage,
+    "conversation.end": ConversationEnd,
+}
+EventType = Literal["conversation.start", "message", "conversation.end"]
+
+
+def describe_validation_error(error: ValidationError) -> str:
+    """One readable line per problem: ``text: String should have at most 8000 characters``."""
+    parts = []
+    for item in error.errors(include_url=False):
+        where = ".".join(str(p) for p in item["loc"]) or "body"
+        message = item["msg"]
+        if item["type"] == "extra_forbidden":
+            message = "unknown field"
+        parts.append(f"{where}: {message}")
+    return "; ".join(parts)
+
+
+def decode_json_object(raw: bytes | str) -> dict[str, Any]:
+    """Bytes or text to a JSON object, with the error codes above."""
+    if isinstance(raw, bytes):
+        try:
+            raw = raw.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise IngestError("invalid_encoding", f"not valid UTF-8 (byte {exc.start})") from None
+    try:
+        data = json.loads(raw)
+    except json.JSONDecodeError as exc:
+        raise IngestError(
+            "invalid_json", f"malformed JSON: {exc.msg} at line {exc.lineno} column {exc.colno}"
+        ) from None
+    if not isinstance(data, dict):
+        raise IngestError("invalid_json", f"expected a JSON object, got {type(data).__name__}")
+    return data
+
+
+def validate(model: type[BaseModel], data: dict[str, Any]) -> Any:
+    """Validate ``data`` as ``model``; a failure names every bad field and carries the message id if present."""
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        message_id = data.get("message_id")
+        raise IngestError(
+            "invalid_event",
+            describe_validation_error(exc),
+            message_id=message_id if isinstance(message_id, str) else None,
+        ) from None
+
+
+def parse_stream_event(raw: bytes | str) -> StreamEvent:
+    """A websocket frame to a typed event; the ``type`` field picks the event."""
+    data = decode_json_object(raw)
+    event_type = data.pop("type", None)
+    model = _EVENT_TYPES.get(event_type) if isinstance(event_type, str) else None
+    if model is None:
+        known = ", ".join(_EVENT_TYPES)
+        raise IngestError(
+            "unknown_type",
+            f"event type {event_type!r} is not one of: {known}",
+            message_id=data.get("message_id") if isinstance(data.get("message_id"), str) else None,
+        )
+    event: StreamEvent = validate(model, data)
+    return event

@@ -1,0 +1,53 @@
+"""Every Redis key, stream and channel name Calmwatch uses, in one place.
+
+All keys share the ``cw:`` prefix so a shared Redis can be inspected (``SCAN MATCH cw:*``) or cleaned safely.
+Per-conversation keys carry the conversation id in a hash tag (``{...}``) so that, on Redis Cluster, all of
+one conversation's keys land in one slot and can be written in one MULTI.
+"""
+
+from __future__ import annotations
+
+PREFIX = "cw:"
+
+#: Stream of every alert ever raised (XADD ... MAXLEN ~ N); the entry id is the alert id.
+ALERTS_STREAM = f"{PREFIX}alerts"
+#: Pub/sub channel for live fan-out to the websocket clients of every service process. Messages are JSON
+#: envelopes ``{"type": "alert" | "turn" | ..., ...}``; losing one is harmless because alerts resume from the stream.
+LIVE_CHANNEL = f"{PREFIX}live"
+#: Sorted set: active conversation id -> current risk, for the supervisor board.
+ACTIVE_CONVERSATIONS = f"{PREFIX}active"
+
+
+def conversation(conversation_id: str) -> str:
+    """Hash: the conversation's metadata (one JSON field ``meta``)."""
+    return f"{PREFIX}conv:{{{conversation_id}}}"
+
+
+def turns(conversation_id: str) -> str:
+    """List of TurnRecord JSON, oldest first."""
+    return f"{PREFIX}conv:{{{conversation_id}}}:turns"
+
+
+def conversation_alerts(conversation_id: str) -> str:
+    """List of the alert ids raised in the conversation, oldest first."""
+    return f"{PREFIX}conv:{{{conversation_id}}}:alerts"
+
+
+def rule_firings(conversation_id: str) -> str:
+    """Hash: rule id -> JSON ``{"at": epoch seconds, "severity": ...}`` of its last firing (cooldowns)."""
+    return f"{PREFIX}conv:{{{conversation_id}}}:firings"
+
+
+def reply(conversation_id: str, message_id: str) -> str:
+    """String: the ScoredReply JSON for a message, so a re-sent message_id gets the same answer."""
+    return f"{PREFIX}conv:{{{conversation_id}}}:reply:{message_id}"
+
+
+def conversation_keys(conversation_id: str) -> list[str]:
+    """The keys whose TTL is refreshed together on every turn (reply keys carry their own TTL)."""
+    return [
+        conversation(conversation_id),
+        turns(conversation_id),
+        conversation_alerts(conversation_id),
+        rule_firings(conversation_id),
+    ]

