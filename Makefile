@@ -1,0 +1,39 @@
+# Calmwatch: `make run` sets up and runs the service, `make test` sets up and runs the tests.
+# Both install into .venv in this checkout; nothing is downloaded at run time (HF_HUB_OFFLINE=1).
+VENV   := .venv
+PY     := $(VENV)/bin/python
+STAMP  := $(VENV)/.installed
+export HF_HUB_OFFLINE := 1
+export TRANSFORMERS_OFFLINE := 1
+
+.PHONY: install run demo test test-fast check bench clean-venv
+
+$(STAMP): pyproject.toml
+	python3 -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	@# torch first and pinned: 2.13.0 is a CPU build; an unpinned torch pulls a multi-GB CUDA build.
+	$(PY) -m pip install -q torch==2.13.0
+	$(PY) -m pip install -q -e '.[dev,train]'
+	touch $(STAMP)
+
+install: $(STAMP)
+
+run: install
+	$(VENV)/bin/calmwatch serve
+
+test: install
+	bash scripts/ensure-chromium
+	$(PY) -m pytest -q
+
+test-fast: install
+	$(PY) -m pytest -q -m "not browser and not model"
+
+check: install
+	$(VENV)/bin/ruff check monitor tests bench
+	$(VENV)/bin/ruff format --check monitor tests bench
+
+bench: install
+	$(PY) -m bench.run
+
+clean-venv:
+	rm -rf $(VENV)
