@@ -52,7 +52,7 @@ class EmbeddedRedis:
         self.data_dir.mkdir(parents=True, exist_ok=True)
         if self.socket_path.exists():
             self._refuse_if_in_use()
-            self.socket_path.unlink()
+            self.socket_path.unlink(missing_ok=True)
         args = [
             server_binary(),
             "--port", "0",  # no TCP listener: the socket file's permissions are the access control
@@ -73,6 +73,7 @@ class EmbeddedRedis:
                     f"embedded Valkey exited with code {self._process.returncode}; see {self.data_dir / 'valkey.log'}"
                 )
             if self.socket_path.exists() and self._ping():
+                self._owner_file.write_text(str(os.getpid()))
                 log.info("embedded redis started", socket=str(self.socket_path), pid=self._process.pid)
                 return
             time.sleep(0.05)
@@ -89,13 +90,37 @@ class EmbeddedRedis:
         except redis.RedisError:
             return False
 
+    @property
+    def _owner_file(self) -> Path:
+        return self.data_dir / "owner.pid"
+
     def _refuse_if_in_use(self) -> None:
-        """A live server on our socket means another calmwatch owns this state dir: sharing it would corrupt it."""
-        if self._ping():
+        """A live server on our socket belongs to another calmwatch, unless its owner died (then it is an orphan)."""
+        if not self._ping():
+            return
+        if _process_alive(self._read_owner()):
             raise EmbeddedRedisError(
                 f"another server is already running on {self.socket_path}; is another `calmwatch serve` using "
                 f"this state dir? Stop it, or set CALMWATCH_STATE_DIR or CALMWATCH_REDIS_URL"
             )
+        log.warning("shutting down an embedded server left behind by a process that died", socket=str(self.socket_path))
+        client = redis.Redis(unix_socket_path=str(self.socket_path), socket_timeout=5)
+        try:
+            client.shutdown(save=False)  # the AOF is already on disk; SHUTDOWN NOSAVE just stops it
+        except redis.ConnectionError:
+            pass  # the connection drops as the server exits
+        finally:
+            client.close()
+        for _ in range(100):
+            if not self._ping():
+                return
+            time.sleep(0.05)
+
+    def _read_owner(self) -> int | None:
+        try:
+            return int(self._owner_file.read_text().strip())
+        except (OSError, ValueError):
+            return None
 
     def stop(self, timeout_s: float = 10.0) -> None:
         """SIGTERM lets Valkey fsync the append-only file before it exits."""
@@ -118,6 +143,18 @@ class EmbeddedRedis:
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
         self.stop()
+
+
+def _process_alive(pid: int | None) -> bool:
+    if pid is None:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 def wipe(data_dir: Path) -> None:

@@ -9,8 +9,14 @@ from monitor.schemas import AlertCandidate
 
 
 def candidate(severity: str = "warning", cooldown_s: float = 60) -> AlertCandidate:
-    return AlertCandidate(rule="anger", severity=severity, audience=["agent"], nudge="n", reason="r",  # type: ignore[arg-type]
-                          cooldown_s=cooldown_s)  # fmt: skip
+    return AlertCandidate(
+        rule="anger",
+        severity=severity,
+        audience=["agent"],
+        nudge="n",
+        reason="r",  # type: ignore[arg-type]
+        cooldown_s=cooldown_s,
+    )
 
 
 def test_cooldown_suppresses_repeats_unless_severity_rises() -> None:

@@ -26,12 +26,18 @@ def test_parses_each_event_type() -> None:
         (b"\xc3\x28", "invalid_encoding", "UTF-8"),
         ("[1, 2]", "invalid_json", "list"),
         ('{"conversation_id": "c"}', "unknown_type", "None"),
-        ('{"type":"message","conversation_id":"c","message_id":"m","role":"customer","text":"x","extra":1}',
-         "invalid_event", "extra: unknown field"),
-        ('{"type":"message","conversation_id":"has space","message_id":"m","role":"customer","text":"x"}',
-         "invalid_event", "conversation_id"),
+        (
+            '{"type":"message","conversation_id":"c","message_id":"m","role":"customer","text":"x","extra":1}',
+            "invalid_event",
+            "extra: unknown field",
+        ),
+        (
+            '{"type":"message","conversation_id":"has space","message_id":"m","role":"customer","text":"x"}',
+            "invalid_event",
+            "conversation_id",
+        ),
     ],
-)  # fmt: skip
+)
 def test_bad_frames_name_their_problem(raw: str | bytes, code: str, mentions: str) -> None:
     """Each malformed frame raises IngestError with a stable code and a detail naming the problem."""
     with pytest.raises(IngestError) as caught:

@@ -18,9 +18,13 @@ ANGRY = "This is ridiculous and unacceptable, I am furious"
 def start(client: httpx.Client, cid: str = "c1", agent: str = "a1", customer_name: str = "Maria Lopez") -> None:
     r = client.post(
         "/v1/conversations",
-        json={"conversation_id": cid, "customer": {"id": "u-" + cid, "name": customer_name},
-              "agent": {"id": agent, "name": "Sam"}, "channel": "web"},
-    )  # fmt: skip
+        json={
+            "conversation_id": cid,
+            "customer": {"id": "u-" + cid, "name": customer_name},
+            "agent": {"id": agent, "name": "Sam"},
+            "channel": "web",
+        },
+    )
     assert r.status_code in (200, 201), r.text
 
 
@@ -85,20 +89,54 @@ def test_conversation_detail_and_risk_board(live_server: LiveServer) -> None:
     [
         (b"{not json", 422, "invalid_json", ""),
         (b'{"conversation_id": "c1", "message_id": "m1", "role": "customer"}', 422, "invalid_event", "text"),
-        (b'{"conversation_id": "c1", "message_id": "m1", "role": "customer", "text": "  "}', 422, "invalid_event", "text"),
+        (
+            b'{"conversation_id": "c1", "message_id": "m1", "role": "customer", "text": "  "}',
+            422,
+            "invalid_event",
+            "text",
+        ),
         (b'{"conversation_id": "c1", "message_id": "m1", "role": "boss", "text": "hi"}', 422, "invalid_event", "role"),
-        (b'{"conversation_id": "nope", "message_id": "m1", "role": "customer", "text": "hi"}', 404,
-         "unknown_conversation", "nope"),
-        (b'{"conversation_id": "c1", "message_id": "m1", "role": "customer", "text": "caf\xe9"}', 422, "invalid_json", ""),
-        (json.dumps({"conversation_id": "c1", "message_id": "m1", "role": "customer", "text": "a" * 9000}).encode(),
-         422, "invalid_event", "text"),
-        (json.dumps({"conversation_id": "c1", "message_id": "m1", "role": "customer", "text": "a" * 1_000_000}).encode(),
-         413, "too_large", ""),
+        (
+            b'{"conversation_id": "nope", "message_id": "m1", "role": "customer", "text": "hi"}',
+            404,
+            "unknown_conversation",
+            "nope",
+        ),
+        (
+            b'{"conversation_id": "c1", "message_id": "m1", "role": "customer", "text": "caf\xe9"}',
+            422,
+            "invalid_json",
+            "",
+        ),
+        (
+            json.dumps({"conversation_id": "c1", "message_id": "m1", "role": "customer", "text": "a" * 9000}).encode(),
+            422,
+            "invalid_event",
+            "text",
+        ),
+        (
+            json.dumps(
+                {"conversation_id": "c1", "message_id": "m1", "role": "customer", "text": "a" * 1_000_000}
+            ).encode(),
+            413,
+            "too_large",
+            "",
+        ),
     ],
-    ids=["malformed", "missing-text", "blank-text", "unknown-role", "unknown-conversation", "non-utf8",
-         "text-too-long", "one-megabyte"],
-)  # fmt: skip
-def test_bad_input_gets_a_clear_error(live_server: LiveServer, body: bytes, status: int, code: str, mentions: str) -> None:
+    ids=[
+        "malformed",
+        "missing-text",
+        "blank-text",
+        "unknown-role",
+        "unknown-conversation",
+        "non-utf8",
+        "text-too-long",
+        "one-megabyte",
+    ],
+)
+def test_bad_input_gets_a_clear_error(
+    live_server: LiveServer, body: bytes, status: int, code: str, mentions: str
+) -> None:
     """Each kind of bad message gets a 4xx naming the problem, and the service keeps serving."""
     with httpx.Client(base_url=live_server.http) as client:
         start(client)
@@ -112,13 +150,30 @@ def test_bad_input_gets_a_clear_error(live_server: LiveServer, body: bytes, stat
 def test_stream_answers_in_order_and_survives_bad_events(live_server: LiveServer) -> None:
     """Over /v1/stream each event gets its answer in order; a bad event is an error event, not a closed socket."""
     with connect(live_server.ws + "/v1/stream") as ws:
-        ws.send(json.dumps({"type": "conversation.start", "conversation_id": "s1",
-                            "customer": {"id": "u1", "name": "Ana"}, "agent": {"id": "a9", "name": "Jo"}}))  # fmt: skip
+        ws.send(
+            json.dumps(
+                {
+                    "type": "conversation.start",
+                    "conversation_id": "s1",
+                    "customer": {"id": "u1", "name": "Ana"},
+                    "agent": {"id": "a9", "name": "Jo"},
+                }
+            )
+        )
         assert json.loads(ws.recv(timeout=10))["type"] == "conversation.started"
         for i in range(5):
             text = ANGRY if i == 3 else f"message number {i}"
-            ws.send(json.dumps({"type": "message", "conversation_id": "s1", "message_id": f"m{i}",
-                                "role": "customer", "text": text}))  # fmt: skip
+            ws.send(
+                json.dumps(
+                    {
+                        "type": "message",
+                        "conversation_id": "s1",
+                        "message_id": f"m{i}",
+                        "role": "customer",
+                        "text": text,
+                    }
+                )
+            )
         ws.send("{broken")
         ws.send(json.dumps({"type": "message", "conversation_id": "s1", "message_id": "bad", "role": "customer"}))
         ws.send(json.dumps({"type": "teleport"}))
@@ -128,8 +183,11 @@ def test_stream_answers_in_order_and_survives_bad_events(live_server: LiveServer
         assert all(r["type"] == "scored" for r in replies[:5])
         assert [a["rule"] for a in replies[3]["alerts"]] == ["anger"]
         assert [(r["type"], r["code"]) for r in replies[5:]] == [
-            ("error", "invalid_json"), ("error", "invalid_event"), ("error", "unknown_type"), ("error", "invalid_encoding")
-        ]  # fmt: skip
+            ("error", "invalid_json"),
+            ("error", "invalid_event"),
+            ("error", "unknown_type"),
+            ("error", "invalid_encoding"),
+        ]
         assert replies[6]["message_id"] == "bad" and "text" in replies[6]["detail"]
         ws.send(json.dumps({"type": "conversation.end", "conversation_id": "s1"}))
         assert json.loads(ws.recv(timeout=10))["type"] == "conversation.ended"
@@ -193,7 +251,9 @@ def test_health_readiness_and_metrics(live_server: LiveServer) -> None:
         client.post("/v1/messages", content=b"{")
         text = client.get("/metrics").text
         assert 'calmwatch_turns_scored_total{role="customer"} 1.0' in text
-        assert 'calmwatch_alerts_total{rule="anger",severity="warning"} 1.0' in text or "calmwatch_alerts_total{" in text
+        assert (
+            'calmwatch_alerts_total{rule="anger",severity="warning"} 1.0' in text or "calmwatch_alerts_total{" in text
+        )
         assert "calmwatch_scoring_latency_seconds_count 1.0" in text
         assert 'calmwatch_ingest_errors_total{code="invalid_json"} 1.0' in text
         assert 'calmwatch_queue_depth{queue="scoring"}' in text
