@@ -1,0 +1,417 @@
+"""The detectors: small pure functions ``(context, params) -> Finding | None``, one per kind of rule.
+
+A rule in the pack names its detector and gives its parameters; the detector decides *whether* and *which
+outcome* (a variant, e.g. ``vulgarity``'s ``repeated_abuse``), and says why with numbers. Severity,
+audience, cooldown and the nudge's wording live in the pack, not here.
+
+Scores are read from :class:`~monitor.schemas.TurnScores`: ``anger`` and ``frustration`` are calibrated
+probabilities (0.5 = more likely than not), ``sentiment`` is VADER's compound in [-1, 1].
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from monitor.rules.context import TurnContext
+from monitor.schemas import TurnRecord
+from monitor.text_signals import first_name, mentions_name, normalise_reply, reply_similarity
+
+
+@dataclass(frozen=True, slots=True)
+class Finding:
+    """A detector's verdict: which variant (``None`` = the rule's own settings), why, and nudge fields."""
+
+    reason: str
+    variant: str | None = None
+    fields: dict[str, object] = field(default_factory=dict)
+
+
+class Params(BaseModel):
+    """Base of every detector's parameter model: unknown keys are errors, so typos in the pack are caught."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+DetectorFn = Callable[[TurnContext, Params], Finding | None]
+
+
+@dataclass(frozen=True)
+class Detector:
+    """A registered detector: its parameter model, the roles it may watch and the outcomes it can report."""
+
+    name: str
+    params: type[Params]
+    fn: DetectorFn
+    watches: frozenset[str]
+    variants: frozenset[str] = frozenset()
+    fields: frozenset[str] = frozenset()
+
+
+DETECTORS: dict[str, Detector] = {}
+
+
+def _register(
+    name: str,
+    params: type[Params],
+    *,
+    watches: set[str],
+    variants: set[str] | None = None,
+    fields: set[str] | None = None,
+) -> Callable[[DetectorFn], DetectorFn]:
+    def add(fn: DetectorFn) -> DetectorFn:
+        DETECTORS[name] = Detector(
+            name, params, fn, frozenset(watches), frozenset(variants or ()), frozenset(fields or ())
+        )
+        return fn
+
+    return add
+
+
+Prob = Field(ge=0.0, le=1.0)
+
+
+def _upset(turn: TurnRecord) -> float:
+    return max(turn.scores.anger, turn.scores.frustration)
+
+
+# ------------------------------------------------------------------------------------------------ anger
+
+
+class AngerParams(Params):
+    threshold: float = Field(default=0.6, ge=0.0, le=1.0)
+
+
+@_register("anger", AngerParams, watches={"customer"}, fields={"anger"})
+def anger(ctx: TurnContext, p: Params) -> Finding | None:
+    """The customer's new turn is angry."""
+    assert isinstance(p, AngerParams)
+    value = ctx.latest.scores.anger
+    if value < p.threshold:
+        return None
+    return Finding(f"customer anger {value:.2f} >= {p.threshold:.2f} on this turn", fields={"anger": f"{value:.2f}"})
+
+
+# ------------------------------------------------------------------------------------------ frustration
+
+
+class FrustrationParams(Params):
+    threshold: float = Field(default=0.6, ge=0.0, le=1.0)
+    window: int = Field(default=3, ge=2, le=20, description="customer turns the rise is measured over")
+    rise: float = Field(default=0.3, gt=0.0, le=1.0, description="increase from the window's lowest turn")
+    rise_floor: float = Field(default=0.45, ge=0.0, le=1.0, description="the new turn must be at least this")
+
+
+@_register("frustration", FrustrationParams, watches={"customer"}, variants={"high", "rising"}, fields={"frustration"})
+def frustration(ctx: TurnContext, p: Params) -> Finding | None:
+    """Frustration is high on the new turn, or has climbed over the last few customer turns."""
+    assert isinstance(p, FrustrationParams)
+    value = ctx.latest.scores.frustration
+    fields = {"frustration": f"{value:.2f}"}
+    if value >= p.threshold:
+        return Finding(f"customer frustration {value:.2f} >= {p.threshold:.2f} on this turn", "high", fields)
+    recent = [t.scores.frustration for t in ctx.recent_customer(p.window)]
+    if len(recent) >= 2 and value >= p.rise_floor:
+        low = min(recent[:-1])
+        if value - low >= p.rise:
+            trail = " -> ".join(f"{v:.2f}" for v in recent)
+            return Finding(
+                f"customer frustration rising over {len(recent)} turns ({trail}; +{value - low:.2f} >= {p.rise:.2f})",
+                "rising",
+                fields,
+            )
+    return None
+
+
+# --------------------------------------------------------------------------------------------- shouting
+
+
+class ShoutingParams(Params):
+    min_loud_words: int = Field(default=3, ge=1, description="capital words (acronyms excluded) ...")
+    min_loud_ratio: float = Field(default=0.5, ge=0.0, le=1.0, description="... making up this share of letters")
+    min_run: int = Field(default=3, ge=2, description="or this many capital words in a row")
+    punctuation_runs: bool = Field(default=True, description="'!!!' or '???' counts as shouting")
+    calm_sentiment: float = Field(
+        default=0.3, ge=-1.0, le=1.0, description="a turn at least this positive and not angry is delight, not shouting"
+    )
+    calm_anger: float = Field(default=0.3, ge=0.0, le=1.0)
+
+
+def _loud(ctx: TurnContext, turn: TurnRecord, p: ShoutingParams) -> str | None:
+    sig = ctx.features(turn).shouting
+    loud = sig.is_shouting(min_loud_words=p.min_loud_words, min_loud_ratio=p.min_loud_ratio, min_run=p.min_run)
+    if not p.punctuation_runs:
+        loud = sig.loud_words >= p.min_loud_words and sig.loud_ratio >= p.min_loud_ratio
+        loud = loud or sig.longest_loud_run >= p.min_run
+    if not loud:
+        return None
+    parts = []
+    if sig.loud_words:
+        parts.append(f"{sig.loud_words} capital words ({sig.loud_ratio:.0%} of letters, run of {sig.longest_loud_run})")
+    if sig.punctuation_runs and p.punctuation_runs:
+        parts.append(f"{sig.punctuation_runs} run(s) of !!!/???")
+    return ", ".join(parts)
+
+
+@_register("shouting", ShoutingParams, watches={"customer", "agent"})
+def shouting(ctx: TurnContext, p: Params) -> Finding | None:
+    """The new turn is written in capitals or with runs of ``!!!``/``???`` - unless it is plainly happy."""
+    assert isinstance(p, ShoutingParams)
+    turn = ctx.latest
+    what = _loud(ctx, turn, p)
+    if what is None:
+        return None
+    if turn.scores.sentiment >= p.calm_sentiment and turn.scores.anger < p.calm_anger:
+        return None
+    return Finding(f"{what}; sentiment {turn.scores.sentiment:+.2f}, anger {turn.scores.anger:.2f}")
+
+
+# -------------------------------------------------------------------------------------------- vulgarity
+
+
+class VulgarityParams(Params):
+    window: int = Field(default=6, ge=1, le=20, description="customer turns searched for earlier abuse")
+    repeat: int = Field(default=2, ge=2, le=20, description="abusive turns in the window that make it repeated")
+    delight_sentiment: float = Field(
+        default=0.3, ge=-1.0, le=1.0, description="swearing in a turn this positive (and not aimed) is ignored"
+    )
+
+
+def abusive(ctx: TurnContext, turn: TurnRecord) -> bool:
+    """A turn is abusive when profanity or an insult is aimed at the reader."""
+    return ctx.features(turn).abuse.aimed
+
+
+@_register("vulgarity", VulgarityParams, watches={"customer"}, variants={"swearing", "abuse", "repeated_abuse"})
+def vulgarity(ctx: TurnContext, p: Params) -> Finding | None:
+    """Profanity or abuse from the customer: swearing (info), aimed at the agent, or repeated abuse."""
+    assert isinstance(p, VulgarityParams)
+    turn = ctx.latest
+    sig = ctx.features(turn).abuse
+    if sig.aimed:
+        count = sum(abusive(ctx, t) for t in ctx.recent_customer(p.window))
+        words = f"{sig.profane_words} profane word(s), {sig.insults} insult(s) aimed at the agent"
+        if count >= p.repeat:
+            return Finding(f"{words}; abusive turns in the last {p.window} customer turns: {count}", "repeated_abuse")
+        return Finding(words, "abuse")
+    if sig.profane_words == 0:
+        return None
+    if turn.scores.sentiment >= p.delight_sentiment:
+        return None
+    return Finding(
+        f"{sig.profane_words} profane word(s), not aimed at anyone; sentiment {turn.scores.sentiment:+.2f}", "swearing"
+    )
+
+
+# ----------------------------------------------------------------------------------------- canned_reply
+
+
+class CannedReplyParams(Params):
+    min_similarity: float = Field(default=0.88, ge=0.5, le=1.0)
+    min_chars: int = Field(default=25, ge=1, description="shorter replies ('Thanks!') may repeat freely")
+
+
+@_register("canned_reply", CannedReplyParams, watches={"agent"}, fields={"similarity"})
+def canned_reply(ctx: TurnContext, p: Params) -> Finding | None:
+    """The agent's new reply is (nearly) the same as one they already sent in this conversation."""
+    assert isinstance(p, CannedReplyParams)
+    turn = ctx.latest
+    if len(normalise_reply(turn.text)) < p.min_chars:
+        return None
+    earlier = ctx.agent_turns[:-1]
+    best, ago = 0.0, 0
+    for back, old in enumerate(reversed(earlier), start=1):
+        sim = reply_similarity(turn.text, old.text)
+        if sim > best:
+            best, ago = sim, back
+    if best < p.min_similarity:
+        return None
+    return Finding(
+        f"{best:.0%} similar to your reply {ago} agent turn(s) ago (>= {p.min_similarity:.0%})",
+        fields={"similarity": f"{best:.0%}"},
+    )
+
+
+# --------------------------------------------------------------------------------------------- use_name
+
+
+class UseNameParams(Params):
+    upset_threshold: float = Field(default=0.5, ge=0.0, le=1.0, description="anger or frustration")
+    customer_turns: int = Field(default=2, ge=1, le=10)
+    agent_replies: int = Field(default=2, ge=1, le=10, description="recent agent replies that must lack the name")
+
+
+@_register("use_name", UseNameParams, watches={"agent", "any"})
+def use_name(ctx: TurnContext, p: Params) -> Finding | None:
+    """The customer is upset and the agent's recent replies never use their first name."""
+    assert isinstance(p, UseNameParams)
+    name = first_name(ctx.snapshot.meta.customer.name)
+    if not name or not ctx.agent_turns:
+        return None
+    recent = ctx.recent_customer(p.customer_turns)
+    peak = max((_upset(t) for t in recent), default=0.0)
+    if peak < p.upset_threshold:
+        return None
+    replies = ctx.recent_agent(p.agent_replies)
+    if any(mentions_name(t.text, name) for t in replies):
+        return None
+    return Finding(
+        f"customer anger/frustration peaked at {peak:.2f} over the last {len(recent)} customer turn(s); "
+        f"none of the last {len(replies)} agent repl(ies) use the first name"
+    )
+
+
+# --------------------------------------------------------------------------------------------- escalate
+
+
+class EscalateParams(Params):
+    anger_threshold: float = Field(default=0.6, ge=0.0, le=1.0)
+    sustained_turns: int = Field(default=3, ge=2, le=20, description="consecutive angry customer turns")
+    rise_window: int = Field(default=3, ge=2, le=20)
+    rise: float = Field(default=0.5, gt=0.0, le=1.0, description="increase of anger over the rise window")
+    rise_floor: float = Field(default=0.7, ge=0.0, le=1.0, description="the new turn's anger must reach this")
+    abuse_window: int = Field(default=6, ge=1, le=20)
+    abuse_repeat: int = Field(default=2, ge=2, le=20)
+
+
+@_register(
+    "escalate",
+    EscalateParams,
+    watches={"customer"},
+    variants={"asked", "threat", "sustained", "rising", "abuse"},
+    fields={"trigger"},
+)
+def escalate(ctx: TurnContext, p: Params) -> Finding | None:
+    """Time to bring in a manager: asked for, threatened, anger sustained or rising steeply, repeated abuse.
+
+    The trend triggers (``sustained``, ``rising``) are there to fire *before* the customer asks.
+    """
+    assert isinstance(p, EscalateParams)
+    turn = ctx.latest
+    feats = ctx.features(turn)
+    if feats.manager_request:
+        return Finding(f"customer asked for a manager ({feats.manager_request!r})", "asked", {"trigger": "asked"})
+    if feats.threat:
+        return Finding(f"customer threatens to leave or complain ({feats.threat!r})", "threat", {"trigger": "threat"})
+    abuse_count = sum(abusive(ctx, t) for t in ctx.recent_customer(p.abuse_window))
+    if feats.abuse.aimed and abuse_count >= p.abuse_repeat:
+        return Finding(
+            f"{abuse_count} abusive customer turns in the last {p.abuse_window}", "abuse", {"trigger": "abuse"}
+        )
+    angers = [t.scores.anger for t in ctx.recent_customer(p.sustained_turns)]
+    if len(angers) >= p.sustained_turns and min(angers) >= p.anger_threshold:
+        trail = " -> ".join(f"{a:.2f}" for a in angers)
+        return Finding(
+            f"anger >= {p.anger_threshold:.2f} for {len(angers)} customer turns in a row ({trail})",
+            "sustained",
+            {"trigger": "sustained"},
+        )
+    window = [t.scores.anger for t in ctx.recent_customer(p.rise_window)]
+    if len(window) >= 2 and window[-1] >= p.rise_floor and window[-1] - min(window[:-1]) >= p.rise:
+        trail = " -> ".join(f"{a:.2f}" for a in window)
+        return Finding(
+            f"anger rising steeply ({trail}; +{window[-1] - min(window[:-1]):.2f} >= {p.rise:.2f})",
+            "rising",
+            {"trigger": "rising"},
+        )
+    return None
+
+
+# ------------------------------------------------------------------------------------------- agent_tone
+
+
+class AgentToneParams(ShoutingParams):
+    negative_sentiment: float = Field(default=-0.6, ge=-1.0, le=0.0, description="VADER compound at or below")
+    anger: float = Field(default=0.6, ge=0.0, le=1.0)
+
+
+@_register("agent_tone", AgentToneParams, watches={"agent"}, variants={"shouting", "dismissive", "rude", "negative"})
+def agent_tone(ctx: TurnContext, p: Params) -> Finding | None:
+    """The agent's own turn is rude, dismissive, in capitals or strongly negative."""
+    assert isinstance(p, AgentToneParams)
+    turn = ctx.latest
+    feats = ctx.features(turn)
+    if feats.abuse.profane_words or feats.abuse.aimed:
+        return Finding(
+            f"{feats.abuse.profane_words} profane word(s), {feats.abuse.insults} insult(s) in the reply", "rude"
+        )
+    if feats.dismissive:
+        return Finding(f"dismissive phrase {feats.dismissive!r}", "dismissive")
+    loud = _loud(ctx, turn, p)
+    if loud is not None:
+        return Finding(loud, "shouting")
+    if turn.scores.sentiment <= p.negative_sentiment or turn.scores.anger >= p.anger:
+        return Finding(f"reply sentiment {turn.scores.sentiment:+.2f}, anger {turn.scores.anger:.2f}", "negative")
+    return None
+
+
+# ------------------------------------------------------------------------------------------ de_escalated
+
+
+class DeEscalatedParams(Params):
+    peak: float = Field(default=0.6, ge=0.0, le=1.0, description="earlier anger/frustration at least this ...")
+    calm: float = Field(default=0.3, ge=0.0, le=1.0, description="... and now at most this")
+    window: int = Field(default=6, ge=2, le=20, description="customer turns searched for the peak")
+    min_sentiment: float = Field(default=0.0, ge=-1.0, le=1.0)
+
+    @model_validator(mode="after")
+    def _calm_below_peak(self) -> DeEscalatedParams:
+        if self.calm >= self.peak:
+            raise ValueError("calm must be below peak")
+        return self
+
+
+@_register("de_escalated", DeEscalatedParams, watches={"customer"})
+def de_escalated(ctx: TurnContext, p: Params) -> Finding | None:
+    """An upset customer has calmed down: worth telling the agent and supervisor what worked."""
+    assert isinstance(p, DeEscalatedParams)
+    turns = ctx.recent_customer(p.window)
+    if len(turns) < 2:
+        return None
+    now = turns[-1]
+    peak = max(_upset(t) for t in turns[:-1])
+    level = _upset(now)
+    if peak < p.peak or level > p.calm or now.scores.sentiment < p.min_sentiment:
+        return None
+    # Only the first calm turn after the peak: if an earlier turn since the peak was already calm, stay quiet.
+    peak_idx = max(range(len(turns) - 1), key=lambda i: _upset(turns[i]))
+    if any(_upset(t) <= p.calm for t in turns[peak_idx + 1 : -1]):
+        return None
+    return Finding(
+        f"customer anger/frustration fell from {peak:.2f} to {level:.2f}; sentiment {now.scores.sentiment:+.2f}"
+    )
+
+
+# --------------------------------------------------------------------------------------------- follow_up
+
+
+@_register("follow_up", Params, watches={"agent"}, fields={"promise"})
+def follow_up(ctx: TurnContext, p: Params) -> Finding | None:
+    """The agent promised to come back to the customer: a reminder to schedule and keep it."""
+    promise = ctx.features(ctx.latest).promise
+    if promise is None:
+        return None
+    return Finding(f"agent promised a follow-up ({promise!r})", fields={"promise": promise})
+
+
+# ----------------------------------------------------------------------------------------- apology_loop
+
+
+class ApologyLoopParams(Params):
+    replies: int = Field(default=4, ge=2, le=20, description="recent agent replies looked at")
+    apologies: int = Field(default=3, ge=2, le=20, description="how many of them apologise")
+
+
+@_register("apology_loop", ApologyLoopParams, watches={"agent"})
+def apology_loop(ctx: TurnContext, p: Params) -> Finding | None:
+    """The agent keeps apologising: one sincere apology, then a concrete fix, works better."""
+    assert isinstance(p, ApologyLoopParams)
+    if ctx.features(ctx.latest).apology is None:
+        return None
+    replies = ctx.recent_agent(p.replies)
+    count = sum(ctx.features(t).apology is not None for t in replies)
+    if count < p.apologies:
+        return None
+    return Finding(f"{count} of the last {len(replies)} agent replies apologise (>= {p.apologies})")
