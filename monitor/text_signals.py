@@ -152,8 +152,11 @@ class ProfanityMatcher:
         if "*" not in plain:
             plain = re.sub(r"[^a-z]", "", plain)
             return plain in self._words or _REPEATS.sub(r"\1", plain) in self._collapsed
-        # A masked word ("f*ck", "f**k", "sh*t"): each * stands for one letter of a lexicon word.
-        if plain.strip("*") == "" or plain.count("*") * 2 > len(plain):
+        # A masked word ("f*ck", "f***", "sh*t"): each * stands for one letter of a lexicon word.
+        # "**word**" is markdown emphasis, not a mask.
+        if plain.startswith("*") and plain.endswith("*"):
+            return self._token_is_profane(plain.strip("*")) if plain.strip("*") else False
+        if not any(ch.isalpha() for ch in plain):
             return False
         pattern = re.compile("".join("[a-z]" if ch == "*" else re.escape(ch) for ch in plain))
         return any(pattern.fullmatch(w) for w in self._by_length.get(len(plain), ()))
@@ -252,13 +255,17 @@ def mentions_name(text: str, name: str) -> bool:
 
 
 def compile_phrases(phrases: Iterable[str]) -> re.Pattern[str] | None:
-    """One case- and accent-insensitive pattern for a list of phrases (whole words; ``*`` = any word end).
+    """One case- and accent-insensitive pattern for a list of phrases.
+
+    Phrases match whole words; ``word*`` matches any word starting with ``word`` and a lone ``*`` any one word
+    ("cancelling my *" matches "cancelling my subscription").
 
     Phrases come from the rule pack, so a user can add "speak to your boss" without touching code.
     """
     parts = []
     for phrase in phrases:
-        body = re.escape(fold(phrase).strip()).replace(r"\*", r"\w*").replace(r"\ ", r"\s+")
+        escaped = re.escape(fold(phrase).strip())
+        body = escaped.replace(r"\ \*", r"\s+\w+").replace(r"\*", r"\w*").replace(r"\ ", r"\s+")
         parts.append(body)
     if not parts:
         return None
@@ -270,4 +277,4 @@ def find_phrase(pattern: re.Pattern[str] | None, text: str) -> str | None:
     if pattern is None:
         return None
     match = pattern.search(fold(text))
-    return match.group(0) if match else None
+    return " ".join(match.group(0).split()) if match else None
