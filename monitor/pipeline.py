@@ -103,12 +103,10 @@ class Pipeline:
         """Score the turn, store it, run the rules and raise alerts. Re-sent message ids get the first answer."""
         cid, mid = message.conversation_id, message.message_id
         with structlog.contextvars.bound_contextvars(conversation_id=cid, message_id=mid):
-            cached = await self.store.cached_reply(cid, mid)
-            if cached is not None:
-                return ScoredReply.model_validate(cached)
-            lock = self._lock(cid)
-            async with lock:
-                cached = await self.store.cached_reply(cid, mid)  # a duplicate may have finished while we waited
+            # Take the conversation's lock before the first await: asyncio locks are FIFO, so turns are
+            # processed in the order their handlers started, i.e. the order the connector sent them.
+            async with self._lock(cid):
+                cached = await self.store.cached_reply(cid, mid)
                 if cached is not None:
                     return ScoredReply.model_validate(cached)
                 return await self._process(message)

@@ -62,7 +62,7 @@ def test_alerts_survive_a_restart_of_the_service() -> None:
             ).json()
             assert "anger" in [a["rule"] for a in reply["alerts"]], reply
             before = httpx.get(f"{base}/v1/alerts").json()
-        assert proc.returncode == 0
+        assert proc.returncode in (0, -signal.SIGTERM)  # uvicorn re-raises SIGTERM after a graceful shutdown
         assert not (state_dir / "redis" / "redis.sock").exists(), "embedded server left running"
         with serve(state_dir, port):
             after = httpx.get(f"{base}/v1/alerts").json()

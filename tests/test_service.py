@@ -181,7 +181,7 @@ def test_stream_answers_in_order_and_survives_bad_events(live_server: LiveServer
         replies = [json.loads(ws.recv(timeout=10)) for _ in range(9)]
         assert [r.get("message_id") for r in replies[:5]] == [f"m{i}" for i in range(5)]
         assert all(r["type"] == "scored" for r in replies[:5])
-        assert [a["rule"] for a in replies[3]["alerts"]] == ["anger"]
+        assert "anger" in [a["rule"] for a in replies[3]["alerts"]]
         assert [(r["type"], r["code"]) for r in replies[5:]] == [
             ("error", "invalid_json"),
             ("error", "invalid_event"),
@@ -248,12 +248,10 @@ def test_health_readiness_and_metrics(live_server: LiveServer) -> None:
         assert ready.status_code == 200 and ready.json()["redis"] == "ok"
         start(client)
         post(client, "c1", "m1", ANGRY)
-        client.post("/v1/messages", content=b"{")
+        client.post("/v1/messages", content=b"{", headers={"content-type": "application/json"})
         text = client.get("/metrics").text
         assert 'calmwatch_turns_scored_total{role="customer"} 1.0' in text
-        assert (
-            'calmwatch_alerts_total{rule="anger",severity="warning"} 1.0' in text or "calmwatch_alerts_total{" in text
-        )
+        assert 'calmwatch_alerts_total{rule="anger",severity=' in text
         assert "calmwatch_scoring_latency_seconds_count 1.0" in text
         assert 'calmwatch_ingest_errors_total{code="invalid_json"} 1.0' in text
         assert 'calmwatch_queue_depth{queue="scoring"}' in text

@@ -6,6 +6,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
+from starlette.exceptions import HTTPException
 
 from monitor.errors import IngestError
 from monitor.ingest import describe_validation_error
@@ -43,7 +44,22 @@ def install_error_handlers(app: FastAPI) -> None:
         request.app.state.runtime.metrics.ingest_errors.labels(code=code).inc()
         return error_response(422, code, detail)
 
+    async def on_http_error(request: Request, exc: Exception) -> JSONResponse:
+        assert isinstance(exc, HTTPException)
+        if exc.status_code == 400 and "parsing the body" in str(exc.detail):
+            # FastAPI's answer to a body that is not UTF-8: same code and status as any other undecodable body.
+            request.app.state.runtime.metrics.ingest_errors.labels(code="invalid_json").inc()
+            return error_response(422, "invalid_json", "the body is not valid JSON (or not UTF-8)")
+        code = {401: "unauthorized", 403: "forbidden", 404: "not_found", 405: "method_not_allowed"}.get(
+            exc.status_code, f"http_{exc.status_code}"
+        )
+        response = error_response(exc.status_code, code, str(exc.detail))
+        for name, value in (exc.headers or {}).items():
+            response.headers[name] = value
+        return response
+
     app.add_exception_handler(IngestError, on_ingest_error)
+    app.add_exception_handler(HTTPException, on_http_error)
     app.add_exception_handler(RequestValidationError, on_validation_error)
 
 
