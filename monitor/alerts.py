@@ -12,6 +12,7 @@ import json
 import re
 from collections.abc import Sequence
 from datetime import datetime
+from typing import Any
 
 from redis.asyncio import Redis
 
@@ -99,10 +100,11 @@ class AlertLog:
 
     async def since(self, after_id: str | None, *, limit: int = 100) -> list[Alert]:
         """Alerts after ``after_id`` (exclusive), oldest first; with no cursor, the latest ``limit`` alerts."""
+        entries: list[Any]
         if after_id is None:
-            entries = list(reversed(await self._redis.xrevrange(keys.ALERTS_STREAM, count=limit)))
+            entries = list(reversed(await self._redis.xrevrange(keys.ALERTS_STREAM, count=limit) or []))
         else:
-            entries = await self._redis.xrange(keys.ALERTS_STREAM, min=f"({after_id}", count=limit)
+            entries = await self._redis.xrange(keys.ALERTS_STREAM, min=f"({after_id}", count=limit) or []
         return [self._from_entry(entry_id, fields) for entry_id, fields in entries]
 
     async def get_many(self, alert_ids: Sequence[str]) -> list[Alert]:
@@ -112,10 +114,6 @@ class AlertLog:
                 pipe.xrange(keys.ALERTS_STREAM, min=alert_id, max=alert_id, count=1)
             results = await pipe.execute()
         return [self._from_entry(*found[0]) for found in results if found]
-
-    async def last_id(self) -> str | None:
-        newest = await self._redis.xrevrange(keys.ALERTS_STREAM, count=1)
-        return _decode(newest[0][0]) if newest else None
 
     @staticmethod
     def _from_entry(entry_id: bytes | str, fields: dict[bytes | str, bytes | str]) -> Alert:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
+from typing import Any
 
 from redis.asyncio import Redis
 
@@ -122,7 +123,7 @@ class ConversationStore:
 
     async def board(self, *, limit: int = 100, recent: int = 20) -> list[BoardEntry]:
         """Active conversations, riskiest first. Expired ones are pruned from the set as they are met."""
-        ranked = await self._redis.zrevrange(keys.ACTIVE_CONVERSATIONS, 0, limit - 1, withscores=True)
+        ranked: list[Any] = await self._redis.zrevrange(keys.ACTIVE_CONVERSATIONS, 0, limit - 1, withscores=True)
         entries: list[BoardEntry] = []
         for raw_id, risk in ranked:
             cid = raw_id.decode() if isinstance(raw_id, bytes) else raw_id

@@ -76,7 +76,7 @@ async def stream(websocket: WebSocket) -> None:
             message = await websocket.receive()
             if message["type"] == "websocket.disconnect":
                 break
-            raw: str | bytes = message.get("text") if message.get("text") is not None else message.get("bytes", b"")
+            raw: str | bytes = message.get("text") or message.get("bytes") or b""
             if len(raw) > limit:  # the server's ws_max_size usually closes first; this covers every server
                 await pending.put(None)
                 await sender
