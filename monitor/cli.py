@@ -116,6 +116,36 @@ def _cmd_score(args: argparse.Namespace) -> int:
 _SUBCOMMANDS += [_add_train, _add_score]
 
 
+def _add_replay(sub: Subparsers) -> None:
+    from pathlib import Path
+
+    p = sub.add_parser("replay", help="run recorded conversations through the pipeline offline; show scores and alerts")
+    p.add_argument("files", type=Path, nargs="+", help="scenario YAML/JSON (or a directory), JSONL of messages, "
+                   "or the support-conversations JSON")  # fmt: skip
+    p.add_argument("--rules", type=Path, action="append", help="rule pack file or directory (repeatable)")
+    p.add_argument("--scorer", choices=["model", "vader"], help="scorer (default: the trained model)")
+    p.add_argument("--model", type=Path, default=None, help="model directory (default: CALMWATCH_MODEL_PATH)")
+    p.add_argument("--json", action="store_true", help="one JSON document for machines")
+    p.add_argument("--only-alerts", action="store_true", help="print only the turns that raised alerts")
+    p.add_argument("--limit", type=int, default=None, help="replay only the first N conversations")
+    p.add_argument("--concurrency", type=int, default=8, help="conversations in flight at once")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar on long files")
+    p.set_defaults(handler=_cmd_replay)
+
+
+def _cmd_replay(args: argparse.Namespace) -> int:
+    from monitor.replay import replay_command
+
+    return replay_command(
+        args.files, rules_paths=args.rules, scorer_name=args.scorer, model_path=args.model, as_json=args.json,
+        only_alerts=args.only_alerts, limit=args.limit, concurrency=args.concurrency,
+        progress=False if args.no_progress else None,
+    )  # fmt: skip
+
+
+_SUBCOMMANDS.append(_add_replay)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = _build_parser().parse_args(argv)
     handler: Handler = args.handler
