@@ -11,6 +11,7 @@ import asyncio
 import time
 import weakref
 from collections.abc import Callable
+from datetime import datetime
 from typing import Protocol
 
 import structlog
@@ -67,8 +68,10 @@ class Pipeline:
         scorer: AsyncScorer,
         rules: Callable[[], RuleEvaluator],
         observer: PipelineObserver | None = None,
+        clock: Callable[[], datetime] = utcnow,
     ) -> None:
         self.store = store
+        self._clock = clock
         self.alerts = alerts
         self._scorer = scorer
         self._rules = rules
@@ -85,7 +88,9 @@ class Pipeline:
         return lock
 
     async def start_conversation(self, event: ConversationStart) -> tuple[ConversationMeta, bool]:
-        meta, created = await self.store.start(event)
+        # Under the conversation's lock so a message sent right after the start on the stream waits for it.
+        async with self._lock(event.conversation_id):
+            meta, created = await self.store.start(event)
         log.info(
             "conversation started" if created else "conversation start repeated",
             conversation_id=meta.conversation_id,
@@ -93,7 +98,8 @@ class Pipeline:
         return meta, created
 
     async def end_conversation(self, event: ConversationEnd) -> ConversationMeta:
-        meta = await self.store.end(event.conversation_id)
+        async with self._lock(event.conversation_id):
+            meta = await self.store.end(event.conversation_id)
         if meta is None:
             raise UnknownConversationError(event.conversation_id)
         log.info("conversation ended", conversation_id=meta.conversation_id)
@@ -119,7 +125,7 @@ class Pipeline:
         scores = await self._scorer.score(message.text)
         if self._observer:
             self._observer.turn_scored(message.role, time.perf_counter() - started)
-        now = utcnow()
+        now = self._clock()
         turn = TurnRecord(
             message_id=message.message_id,
             role=message.role,
