@@ -144,8 +144,8 @@ class ProfanityMatcher:
 
     def _token_is_profane(self, raw: str) -> bool:
         token = raw.lower().strip("'’-!|")  # a trailing "!" is punctuation, an inner one a leet "i"
-        if len(token) < 2:
-            return False
+        if len(token) < 2 or not any(ch.isalpha() for ch in token):
+            return False  # "7162782" is a number, not leetspeak
         if token in self._words:
             return True
         plain = token.translate(_LEET)
@@ -167,8 +167,9 @@ class ProfanityMatcher:
 
 
 def tokens(text: str) -> list[str]:
-    """Word tokens after joining spaced-out letters ("f u c k" -> "fuck") and removing accents."""
-    joined = _SPACED.sub(lambda m: re.sub(r"[ .\-_]", "", m.group(1)), _strip_accents(text))
+    """Word tokens without links and @handles, spaced-out letters joined ("f u c k" -> "fuck"), accents removed."""
+    plain = _MENTION.sub(" ", _URL.sub(" ", _strip_accents(text)))  # links and handles are not words
+    joined = _SPACED.sub(lambda m: re.sub(r"[ .\-_]", "", m.group(1)), plain)
     return _TOKEN.findall(joined)
 
 

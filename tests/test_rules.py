@@ -135,6 +135,12 @@ def test_acronyms_and_codes_are_not_shouting(engine: RuleEngine, text: str) -> N
     assert "shouting" not in fired(engine, [("customer", text, 0.1, 0.2, 0.0)])
 
 
+def test_punctuation_alone_needs_an_upset_turn(engine: RuleEngine) -> None:
+    """A calm 'where is it???' is not shouting; the same with frustration is."""
+    assert "shouting" not in fired(engine, [("customer", "where did my camp go?!?!", 0.05, 0.1, 0.0)])
+    assert "shouting" in fired(engine, [("customer", "where did my camp go?!?!", 0.2, 0.45, -0.2)])
+
+
 def test_happy_capitals_are_not_shouting(engine: RuleEngine) -> None:
     """'THANK YOU SO MUCH!!!' from a delighted customer is not shouting."""
     assert "shouting" not in fired(engine, [("customer", "THANK YOU SO MUCH!!!", 0.02, 0.02, 0.8)])
@@ -205,8 +211,19 @@ def test_escalate_on_request_threat_sustained_and_rising(engine: RuleEngine) -> 
         ],
     )
     assert sustained["escalate"].reason.startswith("sustained:")
-    rising = fired(engine, [("customer", "a", 0.1, 0.2), ("agent", "b"), ("customer", "c", 0.85, 0.5)])
+    rising = fired(
+        engine,
+        [
+            ("customer", "a", 0.1, 0.2),
+            ("agent", "b"),
+            ("customer", "c", 0.3, 0.5),
+            ("agent", "d"),
+            ("customer", "e", 0.85, 0.5),
+        ],
+    )
     assert rising["escalate"].reason.startswith("rising:")
+    one_jump = fired(engine, [("customer", "a", 0.1, 0.2), ("agent", "b"), ("customer", "c", 0.85, 0.5)])
+    assert "escalate" not in one_jump, "one angry turn is the anger rule's job, not yet a trend"
     assert "escalate" not in fired(engine, [("customer", "a", 0.5, 0.2), ("agent", "b"), ("customer", "c", 0.65)])
 
 

@@ -133,6 +133,9 @@ class ShoutingParams(Params):
     min_loud_ratio: float = Field(default=0.5, ge=0.0, le=1.0, description="... making up this share of letters")
     min_run: int = Field(default=3, ge=2, description="or this many capital words in a row")
     punctuation_runs: bool = Field(default=True, description="'!!!' or '???' counts as shouting")
+    punctuation_min_upset: float = Field(
+        default=0.3, ge=0.0, le=1.0, description="'!!!' alone counts when anger or frustration is at least this"
+    )
     calm_sentiment: float = Field(
         default=0.3, ge=-1.0, le=1.0, description="a turn at least this positive and not angry is delight, not shouting"
     )
@@ -140,18 +143,18 @@ class ShoutingParams(Params):
 
 
 def _loud(ctx: TurnContext, turn: TurnRecord, p: ShoutingParams) -> str | None:
+    """What makes the turn loud, or ``None``. Punctuation runs alone count only on an upset turn."""
     sig = ctx.features(turn).shouting
-    loud = sig.is_shouting(min_loud_words=p.min_loud_words, min_loud_ratio=p.min_loud_ratio, min_run=p.min_run)
-    if not p.punctuation_runs:
-        loud = sig.loud_words >= p.min_loud_words and sig.loud_ratio >= p.min_loud_ratio
-        loud = loud or sig.longest_loud_run >= p.min_run
-    if not loud:
+    by_caps = sig.loud_words >= p.min_loud_words and sig.loud_ratio >= p.min_loud_ratio
+    by_caps = by_caps or sig.longest_loud_run >= p.min_run
+    by_punct = p.punctuation_runs and sig.punctuation_runs > 0 and _upset(turn) >= p.punctuation_min_upset
+    if not (by_caps or by_punct):
         return None
     parts = []
-    if sig.loud_words:
+    if by_caps:
         parts.append(f"{sig.loud_words} capital words ({sig.loud_ratio:.0%} of letters, run of {sig.longest_loud_run})")
-    if sig.punctuation_runs and p.punctuation_runs:
-        parts.append(f"{sig.punctuation_runs} run(s) of !!!/???")
+    if by_punct:
+        parts.append(f"{sig.punctuation_runs} run(s) of !!!/??? with anger/frustration {_upset(turn):.2f}")
     return ", ".join(parts)
 
 
@@ -272,6 +275,7 @@ class EscalateParams(Params):
     rise_window: int = Field(default=3, ge=2, le=20)
     rise: float = Field(default=0.5, gt=0.0, le=1.0, description="increase of anger over the rise window")
     rise_floor: float = Field(default=0.7, ge=0.0, le=1.0, description="the new turn's anger must reach this")
+    rise_min_turns: int = Field(default=3, ge=2, le=20, description="customer turns needed to call it a trend")
     abuse_window: int = Field(default=6, ge=1, le=20)
     abuse_repeat: int = Field(default=2, ge=2, le=20)
 
@@ -309,7 +313,7 @@ def escalate(ctx: TurnContext, p: Params) -> Finding | None:
             {"trigger": "sustained"},
         )
     window = [t.scores.anger for t in ctx.recent_customer(p.rise_window)]
-    if len(window) >= 2 and window[-1] >= p.rise_floor and window[-1] - min(window[:-1]) >= p.rise:
+    if len(window) >= p.rise_min_turns and window[-1] >= p.rise_floor and window[-1] - min(window[:-1]) >= p.rise:
         trail = " -> ".join(f"{a:.2f}" for a in window)
         return Finding(
             f"anger rising steeply ({trail}; +{window[-1] - min(window[:-1]):.2f} >= {p.rise:.2f})",
