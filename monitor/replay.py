@@ -26,8 +26,9 @@ import shutil
 import tempfile
 from collections import Counter, defaultdict
 from collections.abc import Iterator, Sequence
+from contextvars import ContextVar
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import IO, Any, Literal
 
@@ -40,7 +41,7 @@ from monitor.batching import MicroBatcher
 from monitor.errors import CalmwatchError
 from monitor.pipeline import Pipeline
 from monitor.rules import RuleEngine
-from monitor.schemas import ChatMessage, ConversationStart, Party, Role
+from monitor.schemas import ChatMessage, ConversationStart, Party, Role, utcnow
 from monitor.scoring import Scorer
 from monitor.state import ConversationStore
 
@@ -64,6 +65,7 @@ class ScenarioTurn(_Strict):
     expect: list[str] = Field(default_factory=list, description="rules that must raise an alert on this turn")
     forbid: list[str] = Field(default_factory=list, description="rules that must not raise one on this turn")
     note: str = ""
+    after_s: float = Field(default=30.0, ge=0, description="seconds since the previous turn (cooldowns use it)")
 
     @model_validator(mode="after")
     def _one_speaker(self) -> ScenarioTurn:
@@ -122,7 +124,10 @@ class ReplayConversation:
 def _scenario_conversation(scenario: Scenario, source: str) -> ReplayConversation:
     return ReplayConversation(
         conversation_id=scenario.id,
-        turns=[ReplayTurn(t.role, t.text, None, list(t.expect), list(t.forbid)) for t in scenario.turns],
+        turns=[
+            ReplayTurn(t.role, t.text, at, list(t.expect), list(t.forbid))
+            for t, at in zip(scenario.turns, _timeline(scenario.turns), strict=True)
+        ],
         customer_name=scenario.customer_name,
         agent_name=scenario.agent_name,
         description=scenario.description,
@@ -130,6 +135,19 @@ def _scenario_conversation(scenario: Scenario, source: str) -> ReplayConversatio
         raises=list(scenario.raises),
         quiet=scenario.quiet if scenario.quiet == "all" else list(scenario.quiet),
     )
+
+
+#: Scenarios have no clock of their own; their turns are laid out from this instant, ``after_s`` apart.
+SCENARIO_START = datetime(2026, 1, 5, 9, 0, tzinfo=UTC)
+DEFAULT_GAP = timedelta(seconds=30)
+
+
+def _timeline(turns: Sequence[ScenarioTurn]) -> list[datetime]:
+    at, out = SCENARIO_START, []
+    for turn in turns:
+        at += timedelta(seconds=turn.after_s)
+        out.append(at)
+    return out
 
 
 def _parse_time(value: object) -> datetime | None:
@@ -295,6 +313,15 @@ def _reason(turn: TurnResult, rule: str) -> str:
     return next((a.reason for a in turn.alerts if a.rule == rule), "")
 
 
+#: The replayed turn's own time, per conversation task: cooldowns then see the gaps the conversation had,
+#: not the milliseconds a replay takes.
+_REPLAY_NOW: ContextVar[datetime | None] = ContextVar("replay_now", default=None)
+
+
+def _replay_clock() -> datetime:
+    return _REPLAY_NOW.get() or utcnow()
+
+
 class _SyncScorer:
     """Adapts a synchronous scorer to the pipeline's async protocol when no batching is wanted (tests)."""
 
@@ -316,14 +343,18 @@ async def _replay_one(pipeline: Pipeline, conv: ReplayConversation, prefix: str)
         )
     )
     results: list[TurnResult] = []
+    at = SCENARIO_START
     for index, turn in enumerate(conv.turns, start=1):
+        # A turn without a time comes DEFAULT_GAP after the previous one, so cooldowns behave as in a live chat.
+        at = turn.sent_at or at + DEFAULT_GAP
         message = ChatMessage(
             conversation_id=cid,
             message_id=f"t{index}",
             role=turn.role,
             text=turn.text[:8000],
-            sent_at=turn.sent_at,
+            sent_at=at,
         )
+        _REPLAY_NOW.set(message.sent_at)
         reply = await pipeline.handle_message(message)
         risk = await pipeline.store.risk(cid)
         results.append(
@@ -379,6 +410,7 @@ async def run_replay(
             alerts=AlertLog(redis, maxlen=1_000_000),
             scorer=batcher if batcher is not None else _SyncScorer(scorer),
             rules=lambda: engine,
+            clock=_replay_clock,
         )
         prefix = f"replay-{id(pipeline):x}-"
         limit = asyncio.Semaphore(max(1, concurrency))
@@ -617,9 +649,12 @@ def replay_command(
     summary = summarise(results)
     summary["scorer"] = scorer.name
     summary["rules"] = [str(p) for p in engine.sources]
-    if as_json:
-        json.dump(to_json(results, summary), out, ensure_ascii=False, indent=1)
-        out.write("\n")
-    else:
-        render_text(results, summary, out, only_alerts=only_alerts)
+    try:
+        if as_json:
+            json.dump(to_json(results, summary), out, ensure_ascii=False, indent=1)
+            out.write("\n")
+        else:
+            render_text(results, summary, out, only_alerts=only_alerts)
+    except BrokenPipeError:  # `calmwatch replay ... | head` is fine
+        return 0
     return 1 if summary["scenarios"]["failed"] else 0
