@@ -167,7 +167,7 @@ def test_vulgarity_levels(engine: RuleEngine) -> None:
 
 def test_happy_swearing_is_quiet(engine: RuleEngine) -> None:
     """A delighted customer who swears ("holy shit, it works") raises nothing."""
-    assert fired(engine, [("customer", "holy shit it works, you guys are amazing", 0.05, 0.02, 0.85)]) == {}
+    assert fired(engine, [("customer", "holy shit it works, you guys are fucking legends", 0.05, 0.02, 0.85)]) == {}
 
 
 def test_canned_reply_catches_small_edits(engine: RuleEngine) -> None:

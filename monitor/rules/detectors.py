@@ -183,8 +183,24 @@ class VulgarityParams(Params):
 
 
 def abusive(ctx: TurnContext, turn: TurnRecord) -> bool:
-    """A turn is abusive when profanity or an insult is aimed at the reader."""
-    return ctx.features(turn).abuse.aimed
+    """A turn is abusive when profanity or an insult is aimed at the reader - unless it is praise
+    ("you guys are f*cking legends": clearly positive and not angry)."""
+    if not ctx.features(turn).abuse.aimed:
+        return False
+    return not praise(ctx, turn)
+
+
+#: GoEmotions labels that mark a turn as delighted rather than hostile.
+_DELIGHT = ("admiration", "amusement", "excitement", "gratitude", "joy", "love")
+
+
+def praise(ctx: TurnContext, turn: TurnRecord) -> bool:
+    """A clearly happy, non-angry turn: by VADER, or by the model's delight emotions when it reports them."""
+    if turn.scores.anger >= 0.3:
+        return False
+    signals = ctx.extractor.signals
+    delight = max((turn.scores.emotions.get(label, 0.0) for label in _DELIGHT), default=0.0)
+    return turn.scores.sentiment >= signals.praise_sentiment or delight >= signals.praise_emotion
 
 
 @_register("vulgarity", VulgarityParams, watches={"customer"}, variants={"swearing", "abuse", "repeated_abuse"})
@@ -193,7 +209,7 @@ def vulgarity(ctx: TurnContext, p: Params) -> Finding | None:
     assert isinstance(p, VulgarityParams)
     turn = ctx.latest
     sig = ctx.features(turn).abuse
-    if sig.aimed:
+    if abusive(ctx, turn):
         count = sum(abusive(ctx, t) for t in ctx.recent_customer(p.window))
         words = f"{sig.profane_words} profane word(s), {sig.insults} insult(s) aimed at the agent"
         if count >= p.repeat:
@@ -201,7 +217,7 @@ def vulgarity(ctx: TurnContext, p: Params) -> Finding | None:
         return Finding(words, "abuse")
     if sig.profane_words == 0:
         return None
-    if turn.scores.sentiment >= p.delight_sentiment:
+    if turn.scores.sentiment >= p.delight_sentiment or praise(ctx, turn):
         return None
     return Finding(
         f"{sig.profane_words} profane word(s), not aimed at anyone; sentiment {turn.scores.sentiment:+.2f}", "swearing"
@@ -300,7 +316,7 @@ def escalate(ctx: TurnContext, p: Params) -> Finding | None:
     if feats.threat:
         return Finding(f"customer threatens to leave or complain ({feats.threat!r})", "threat", {"trigger": "threat"})
     abuse_count = sum(abusive(ctx, t) for t in ctx.recent_customer(p.abuse_window))
-    if feats.abuse.aimed and abuse_count >= p.abuse_repeat:
+    if abusive(ctx, turn) and abuse_count >= p.abuse_repeat:
         return Finding(
             f"{abuse_count} abusive customer turns in the last {p.abuse_window}", "abuse", {"trigger": "abuse"}
         )
@@ -327,8 +343,8 @@ def escalate(ctx: TurnContext, p: Params) -> Finding | None:
 
 
 class AgentToneParams(ShoutingParams):
-    negative_sentiment: float = Field(default=-0.6, ge=-1.0, le=0.0, description="VADER compound at or below")
-    anger: float = Field(default=0.6, ge=0.0, le=1.0)
+    negative_sentiment: float = Field(default=-0.6, ge=-1.0, le=0.0, description="VADER compound at or below ...")
+    anger: float = Field(default=0.6, ge=0.0, le=1.0, description="... and the model's anger at least this")
 
 
 @_register("agent_tone", AgentToneParams, watches={"agent"}, variants={"shouting", "dismissive", "rude", "negative"})
@@ -346,7 +362,9 @@ def agent_tone(ctx: TurnContext, p: Params) -> Finding | None:
     loud = _loud(ctx, turn, p)
     if loud is not None:
         return Finding(loud, "shouting")
-    if turn.scores.sentiment <= p.negative_sentiment or turn.scores.anger >= p.anger:
+    # An apology or condolence reads as negative to a lexicon ("so sorry for your loss"), yet is the right tone.
+    negative = turn.scores.sentiment <= p.negative_sentiment and turn.scores.anger >= p.anger
+    if negative and feats.apology is None:
         return Finding(f"reply sentiment {turn.scores.sentiment:+.2f}, anger {turn.scores.anger:.2f}", "negative")
     return None
 

@@ -86,6 +86,12 @@ class Signals(_Strict):
     profanity: ProfanitySignals = Field(default_factory=ProfanitySignals)
     insults: list[str] = Field(default_factory=list)
     abuse_phrases: list[str] = Field(default_factory=list)
+    praise_sentiment: float = Field(
+        default=0.5, ge=-1.0, le=1.0, description="swearing at 'you' in a turn this positive, and not angry, is praise"
+    )
+    praise_emotion: float = Field(
+        default=0.5, ge=0.0, le=1.0, description="... or whose strongest delight emotion (joy, gratitude ...) is this"
+    )
     manager_request: list[str] = Field(default_factory=list)
     threats: list[str] = Field(default_factory=list)
     dismissive: list[str] = Field(default_factory=list)
