@@ -1,0 +1,43 @@
+"""The scenario suite: hand-written conversations through the real pipeline and the real trained model.
+
+Each file in ``tests/scenarios/`` says which alerts must fire (per turn, or somewhere) and which must stay
+quiet; ``calmwatch replay tests/scenarios`` prints the same run for a person to read.
+"""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from monitor.replay import ConversationResult, load_conversations, run_replay
+from monitor.rules import load_rule_pack
+from monitor.settings import REPO_ROOT
+
+SCENARIOS = REPO_ROOT / "tests" / "scenarios"
+IDS = [c.conversation_id for c in load_conversations(SCENARIOS)]
+
+pytestmark = pytest.mark.model
+
+
+@pytest.fixture(scope="module")
+def results(redis_url: str) -> dict[str, ConversationResult]:
+    """Every scenario replayed once with the committed model and the default rule pack."""
+    from monitor.emotion_model import DEFAULT_ARTIFACT_DIR, load_scorer
+
+    if not DEFAULT_ARTIFACT_DIR.exists():
+        pytest.skip(f"no trained model artifact at {DEFAULT_ARTIFACT_DIR}")
+    engine = load_rule_pack([REPO_ROOT / "rules"])
+    done = asyncio.run(
+        run_replay(
+            load_conversations(SCENARIOS), engine=engine, scorer=load_scorer(), redis_url=redis_url, progress=False
+        )
+    )
+    return {r.conversation.conversation_id: r for r in done}
+
+
+@pytest.mark.parametrize("scenario", IDS)
+def test_scenario(results: dict[str, ConversationResult], scenario: str) -> None:
+    """The scenario raises the alerts it expects, where it expects them, and none it forbids."""
+    problems = results[scenario].problems()
+    assert not problems, f"{scenario}: " + "; ".join(problems)
