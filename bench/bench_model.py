@@ -1,0 +1,225 @@
+"""Throughput and latency of the emotion model, three ways, in one run on one machine (not a test).
+
+    .venv/bin/python bench/bench_model.py                # ~2 minutes; writes bench/results.json
+
+(a) raw: ``tokenize + forward`` (``EmotionScorer.logits``) at batch sizes 1..64, back to back;
+(b) service: the service's scorer path, ``MicroBatcher(load_scorer())`` with the default settings
+    (max batch 32, max wait 5 ms, queue 1024), under an open-loop offered load of 10, 50 and 200 turns/s
+    (arrivals on a fixed schedule, never waiting for answers), and at saturation (all turns at once);
+(c) naive: a stock ``transformers.pipeline("text-classification")`` over the same fine-tuned encoder,
+    called one message at a time.
+
+Turns come from ``models/eval/customer_service.jsonl`` (short chat turns, like the service sees). The
+machine is shared: the load average before and after is recorded with the numbers, read them together.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import platform
+import resource
+import sys
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+
+import torch
+
+from monitor.batching import MicroBatcher
+from monitor.emotion_model import EmotionScorer, load_scorer
+from monitor.settings import Settings
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def rss_mb() -> float:
+    """Current resident set size of this process, in MiB (Linux /proc; peak RSS elsewhere)."""
+    try:
+        pages = int(Path("/proc/self/statm").read_text().split()[1])
+        return pages * os.sysconf("SC_PAGE_SIZE") / 2**20
+    except OSError:
+        return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def pct(values: Sequence[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(q / 100 * (len(ordered) - 1)))]
+
+
+def summary(latencies_s: Sequence[float], turns: int, elapsed_s: float) -> dict[str, float]:
+    return {
+        "turns": turns,
+        "turns_per_s": round(turns / elapsed_s, 1),
+        "p50_ms": round(1000 * pct(latencies_s, 50), 2),
+        "p99_ms": round(1000 * pct(latencies_s, 99), 2),
+    }
+
+
+def bench_raw(scorer: EmotionScorer, texts: Sequence[str], seconds: float) -> dict[str, Any]:
+    """Back-to-back batches at each size; latency is per batch (what a turn in that batch waits)."""
+    out = {}
+    for size in (1, 2, 4, 8, 16, 32, 64):
+        scorer.logits(texts[:size])  # warm-up
+        latencies, turns, i = [], 0, 0
+        started = time.perf_counter()
+        while time.perf_counter() - started < seconds:
+            batch = [texts[(i + k) % len(texts)] for k in range(size)]
+            i += size
+            t0 = time.perf_counter()
+            scorer.logits(batch)
+            latencies.append(time.perf_counter() - t0)
+            turns += size
+        out[str(size)] = summary(latencies, turns, time.perf_counter() - started)
+        print(f"raw batch {size:>2}: {out[str(size)]}", file=sys.stderr)
+    return out
+
+
+async def _offered_load(batcher: MicroBatcher, texts: Sequence[str], rate: float, seconds: float) -> dict[str, Any]:
+    loop = asyncio.get_running_loop()
+    latencies: list[float] = []
+    refused = 0
+
+    async def one(text: str) -> None:
+        nonlocal refused
+        t0 = time.perf_counter()
+        try:
+            await batcher.score(text)
+        except Exception:
+            refused += 1
+            return
+        latencies.append(time.perf_counter() - t0)
+
+    n = max(1, int(rate * seconds))
+    batches_before, turns_before = batcher.stats.batches, batcher.stats.turns
+    start = loop.time()
+    tasks = []
+    for k in range(n):
+        delay = start + k / rate - loop.time()
+        if delay > 0:
+            await asyncio.sleep(delay)
+        tasks.append(asyncio.create_task(one(texts[k % len(texts)])))
+    await asyncio.gather(*tasks)
+    elapsed = loop.time() - start
+    result = summary(latencies, len(latencies), elapsed)
+    batches = batcher.stats.batches - batches_before
+    result["mean_batch"] = round((batcher.stats.turns - turns_before) / max(1, batches), 2)
+    result["refused"] = refused
+    return result
+
+
+async def bench_service(scorer: EmotionScorer, texts: Sequence[str], seconds: float) -> dict[str, Any]:
+    settings = Settings()
+    batcher = MicroBatcher(
+        scorer,
+        max_batch=settings.batch_max_size,
+        max_wait_ms=settings.batch_max_wait_ms,
+        max_queue=settings.score_queue_max,
+    )
+    await batcher.start()
+    await batcher.score("warm-up")
+    out: dict[str, Any] = {
+        "settings": {"max_batch": batcher.max_batch, "max_wait_ms": batcher.max_wait_s * 1000, "max_queue": 1024}
+    }
+    for rate in (10, 50, 200):
+        out[f"offered_{rate}_per_s"] = await _offered_load(batcher, texts, rate, seconds)
+        print(f"service at {rate}/s: {out[f'offered_{rate}_per_s']}", file=sys.stderr)
+    # saturation: everything queued at once (as many as the queue holds), throughput only
+    n = min(batcher.max_queue, 1000)
+    t0 = time.perf_counter()
+    await asyncio.gather(*(batcher.score(texts[k % len(texts)]) for k in range(n)))
+    elapsed = time.perf_counter() - t0
+    out["saturated"] = {"turns": n, "turns_per_s": round(n / elapsed, 1)}
+    print(f"service saturated: {out['saturated']}", file=sys.stderr)
+    await batcher.aclose()
+    return out
+
+
+def bench_naive(scorer: EmotionScorer, texts: Sequence[str], seconds: float) -> dict[str, Any]:
+    """A stock transformers pipeline over the same encoder weights, one message per call."""
+    from transformers import BertConfig, BertForSequenceClassification, pipeline
+
+    from monitor.emotion_model import base_model_dir
+
+    labels = scorer.meta.labels
+    config = BertConfig.from_pretrained(
+        str(base_model_dir()),
+        num_labels=len(labels),
+        id2label=dict(enumerate(labels)),
+        label2id={label: i for i, label in enumerate(labels)},
+        problem_type="multi_label_classification",
+    )
+    hf = BertForSequenceClassification(config)
+    hf.bert.load_state_dict(scorer.model.encoder.state_dict(), strict=False)  # the pooler stays random
+    hf.classifier.load_state_dict(scorer.model.head.state_dict())
+    hf.eval()
+    classify = pipeline("text-classification", model=hf, tokenizer=scorer._tokenizer, top_k=None, device=-1)
+    classify(texts[0])
+    latencies = []
+    started = time.perf_counter()
+    i = 0
+    while time.perf_counter() - started < seconds:
+        t0 = time.perf_counter()
+        classify(texts[i % len(texts)])
+        latencies.append(time.perf_counter() - t0)
+        i += 1
+    return summary(latencies, i, time.perf_counter() - started)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--seconds", type=float, default=8.0, help="duration of each measurement")
+    parser.add_argument("--threads", type=int, default=2, help="torch intra-op threads")
+    parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results.json")
+    parser.add_argument("--model", type=Path, default=None, help="artifact directory (default: models/artifact)")
+    args = parser.parse_args(argv)
+    torch.set_num_threads(args.threads)
+    texts = [json.loads(line)["text"] for line in (ROOT / "models/eval/customer_service.jsonl").open()]
+    rss_start = rss_mb()
+    t0 = time.perf_counter()
+    scorer = load_scorer(args.model)
+    assert isinstance(scorer, EmotionScorer)
+    load_s = time.perf_counter() - t0
+    rss_loaded = rss_mb()
+    result: dict[str, Any] = {
+        "machine": {
+            "cpus": os.cpu_count(),
+            "torch_threads": torch.get_num_threads(),
+            "python": platform.python_version(),
+            "torch": torch.__version__,
+            "load_average_before": [round(x, 2) for x in os.getloadavg()],
+        },
+        "model_load_s": round(load_s, 2),
+        "rss_mb": {"before_load": round(rss_start), "model_loaded": round(rss_loaded)},
+    }
+    result["raw"] = bench_raw(scorer, texts, args.seconds)
+    result["service"] = asyncio.run(bench_service(scorer, texts, args.seconds))
+    result["naive_pipeline"] = bench_naive(scorer, texts, args.seconds)
+    print(f"naive pipeline: {result['naive_pipeline']}", file=sys.stderr)
+    best_raw = max(v["turns_per_s"] for v in result["raw"].values())
+    result["ratios"] = {
+        "service_saturated_over_best_raw": round(result["service"]["saturated"]["turns_per_s"] / best_raw, 3),
+        "service_saturated_over_raw_batch_32": round(
+            result["service"]["saturated"]["turns_per_s"] / result["raw"]["32"]["turns_per_s"], 3
+        ),
+        "service_saturated_over_naive": round(
+            result["service"]["saturated"]["turns_per_s"] / result["naive_pipeline"]["turns_per_s"], 2
+        ),
+        "best_raw_over_naive": round(best_raw / result["naive_pipeline"]["turns_per_s"], 2),
+    }
+    result["rss_mb"]["end"] = round(rss_mb())
+    result["rss_mb"]["peak"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
+    result["machine"]["load_average_after"] = [round(x, 2) for x in os.getloadavg()]
+    args.out.write_text(json.dumps(result, indent=2) + "\n")
+    print(json.dumps({k: result[k] for k in ("ratios", "rss_mb", "model_load_s", "machine")}, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
