@@ -115,17 +115,15 @@ async def _offered_load(batcher: MicroBatcher, texts: Sequence[str], rate: float
 
 
 async def bench_service(scorer: EmotionScorer, texts: Sequence[str], seconds: float) -> dict[str, Any]:
-    settings = Settings()
-    batcher = MicroBatcher(
-        scorer,
-        max_batch=settings.batch_max_size,
-        max_wait_ms=settings.batch_max_wait_ms,
-        max_queue=settings.score_queue_max,
-    )
+    batcher = MicroBatcher.from_settings(scorer, Settings())
     await batcher.start()
     await batcher.score("warm-up")
     out: dict[str, Any] = {
-        "settings": {"max_batch": batcher.max_batch, "max_wait_ms": batcher.max_wait_s * 1000, "max_queue": 1024}
+        "settings": {
+            "max_batch": batcher.max_batch,
+            "max_wait_ms": batcher.max_wait_s * 1000,
+            "max_queue": batcher.max_queue,
+        }
     }
     for rate in (10, 50, 200):
         out[f"offered_{rate}_per_s"] = await _offered_load(batcher, texts, rate, seconds)

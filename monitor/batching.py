@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from monitor.errors import OverloadedError
 from monitor.schemas import TurnScores
 from monitor.scoring import Scorer
+from monitor.settings import Settings
 
 
 class QueueFull(OverloadedError):  # noqa: N818 - the name the service API catches
@@ -65,6 +66,16 @@ class MicroBatcher:
         self._worker: asyncio.Task[None] | None = None
         self._executor: ThreadPoolExecutor | None = None
         self._closing = False
+
+    @classmethod
+    def from_settings(cls, scorer: Scorer, settings: Settings) -> MicroBatcher:
+        """A batcher with the service's ``batch_max_size``, ``batch_max_wait_ms`` and ``score_queue_max``."""
+        return cls(
+            scorer,
+            max_batch=settings.batch_max_size,
+            max_wait_ms=settings.batch_max_wait_ms,
+            max_queue=settings.score_queue_max,
+        )
 
     @property
     def queue_depth(self) -> int:

@@ -11,6 +11,7 @@ import pytest
 from monitor.batching import BatcherClosed, MicroBatcher, QueueFull
 from monitor.errors import OverloadedError
 from monitor.schemas import TurnScores
+from monitor.settings import Settings
 
 
 class RecordingScorer:
@@ -159,3 +160,10 @@ def test_invalid_settings_are_rejected() -> None:
     """Zero-sized batches or queues are configuration errors."""
     with pytest.raises(ValueError):
         MicroBatcher(RecordingScorer(), max_batch=0, max_wait_ms=1, max_queue=4)
+
+
+def test_from_settings_uses_the_service_settings() -> None:
+    """The service's batch size, wait and queue bound come from Settings (CALMWATCH_BATCH_MAX_SIZE, ...)."""
+    settings = Settings(batch_max_size=7, batch_max_wait_ms=3.0, score_queue_max=11)
+    batcher = MicroBatcher.from_settings(RecordingScorer(), settings)
+    assert (batcher.max_batch, batcher.max_wait_s, batcher.max_queue) == (7, 0.003, 11)
