@@ -128,7 +128,9 @@ def frustration(ctx: TurnContext, p: Params) -> Finding | None:
 # --------------------------------------------------------------------------------------------- shouting
 
 
-class ShoutingParams(Params):
+class LoudParams(Params):
+    """What counts as writing loudly; shared by `shouting` (customers) and `agent_tone` (agents)."""
+
     min_loud_words: int = Field(default=3, ge=1, description="capital words (acronyms excluded) ...")
     min_loud_ratio: float = Field(default=0.5, ge=0.0, le=1.0, description="... making up this share of letters")
     min_run: int = Field(default=3, ge=2, description="or this many capital words in a row")
@@ -136,13 +138,16 @@ class ShoutingParams(Params):
     punctuation_min_upset: float = Field(
         default=0.3, ge=0.0, le=1.0, description="'!!!' alone counts when anger or frustration is at least this"
     )
+
+
+class ShoutingParams(LoudParams):
     calm_sentiment: float = Field(
         default=0.3, ge=-1.0, le=1.0, description="a turn at least this positive and not angry is delight, not shouting"
     )
     calm_anger: float = Field(default=0.3, ge=0.0, le=1.0)
 
 
-def _loud(ctx: TurnContext, turn: TurnRecord, p: ShoutingParams) -> str | None:
+def _loud(ctx: TurnContext, turn: TurnRecord, p: LoudParams) -> str | None:
     """What makes the turn loud, or ``None``. Punctuation runs alone count only on an upset turn."""
     sig = ctx.features(turn).shouting
     by_caps = sig.loud_words >= p.min_loud_words and sig.loud_ratio >= p.min_loud_ratio
@@ -342,7 +347,7 @@ def escalate(ctx: TurnContext, p: Params) -> Finding | None:
 # ------------------------------------------------------------------------------------------- agent_tone
 
 
-class AgentToneParams(ShoutingParams):
+class AgentToneParams(LoudParams):
     negative_sentiment: float = Field(default=-0.6, ge=-1.0, le=0.0, description="VADER compound at or below ...")
     anger: float = Field(default=0.6, ge=0.0, le=1.0, description="... and the model's anger at least this")
 
