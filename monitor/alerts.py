@@ -77,6 +77,7 @@ class AlertLog:
                 "conversation_id": cid,
                 "message_id": turn.message_id,
                 "agent_id": meta.agent.id,
+                "customer_name": meta.customer.name,
                 "audience": candidate.audience,
                 "nudge": candidate.nudge,
                 "reason": candidate.reason,

@@ -146,6 +146,37 @@ def _cmd_replay(args: argparse.Namespace) -> int:
 _SUBCOMMANDS.append(_add_replay)
 
 
+def _add_demo(sub: Subparsers) -> None:
+    from pathlib import Path
+
+    p = sub.add_parser("demo", help="replay demo chats at human speed so the console comes alive")
+    p.add_argument("--url", help="a running service (default: the one on --port if it answers, else start one)")
+    p.add_argument("--speed", type=float, default=1.0, help="replay speed; 2 = twice as fast as people type")
+    p.add_argument("--loop", action="store_true", help="replay round after round until Ctrl-C")
+    p.add_argument("--from", dest="sources", type=Path, action="append", default=[], metavar="PATH",
+                   help="also replay chats from PATH (scenarios, JSONL or the support-conversations JSON)")  # fmt: skip
+    p.add_argument("--count", type=int, default=4, help="how many conversations to take from each --from PATH")
+    p.add_argument("--token", help="API key, when the service requires one")
+    p.add_argument("--open", action="store_true", help="open the console in a web browser")
+    p.add_argument("--scorer", choices=["model", "vader"], help="scorer of a service the demo starts")
+    p.add_argument("--host", help="interface of a service the demo starts (default 127.0.0.1)")
+    p.add_argument("--port", type=int, help="port of a service the demo starts (default 8000)")
+    p.set_defaults(handler=_cmd_demo)
+
+
+def _cmd_demo(args: argparse.Namespace) -> int:
+    from monitor.demo import DemoOptions, demo_command
+
+    return demo_command(
+        DemoOptions(url=args.url, speed=args.speed, loop=args.loop, token=args.token, sources=args.sources,
+                    source_limit=args.count, open_browser=args.open, scorer=args.scorer, host=args.host,
+                    port=args.port)
+    )  # fmt: skip
+
+
+_SUBCOMMANDS.append(_add_demo)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = _build_parser().parse_args(argv)
     handler: Handler = args.handler

@@ -16,6 +16,8 @@ ALERTS_STREAM = f"{PREFIX}alerts"
 LIVE_CHANNEL = f"{PREFIX}live"
 #: Sorted set: active conversation id -> current risk, for the supervisor board.
 ACTIVE_CONVERSATIONS = f"{PREFIX}active"
+#: Hash: alert id -> JSON ``{"alert_id", "by", "at"}``; a supervisor's acknowledgement, seen by every console.
+ALERT_ACKS = f"{PREFIX}alert-acks"
 
 
 def conversation(conversation_id: str) -> str:

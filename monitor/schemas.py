@@ -150,6 +150,7 @@ class Alert(BaseModel):
     conversation_id: str
     message_id: str
     agent_id: str
+    customer_name: str = ""  # so an agent's sidebar can name the customer without reading the conversation
     audience: list[AudienceMember]
     nudge: str
     reason: str

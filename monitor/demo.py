@@ -1,0 +1,327 @@
+"""``calmwatch demo``: replay a handful of chats through the real API at human speed, so the console comes alive.
+
+The conversations are posted exactly as a connector would post them (``POST /v1/conversations`` and
+``/v1/messages``), against a running service (``--url``) or one the demo starts in-process. They are staggered
+and paced like people typing, so the supervisor console and the agent sidebars fill up while you watch.
+
+What is replayed: the invented chats shipped in ``monitor/web/demo/conversations.json`` (written for Calmwatch to
+exercise the default rules), plus, with ``--from PATH``, conversations read by :mod:`monitor.replay`'s loader
+(scenario files, JSONL of messages, or the support-conversations dataset).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import re
+import socket
+import sys
+import time
+import webbrowser
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, TextIO
+
+import httpx
+
+from monitor.schemas import Party, Role
+
+DEMO_FILE = Path(__file__).resolve().parent / "web" / "demo" / "conversations.json"
+
+Sleep = Callable[[float], Awaitable[None]]
+
+
+@dataclass(frozen=True)
+class DemoTurn:
+    role: Role
+    text: str
+
+
+@dataclass(frozen=True)
+class DemoConversation:
+    """One chat to replay; ``key`` becomes the conversation id together with the run's id."""
+
+    key: str
+    customer: Party
+    agent: Party
+    channel: str | None
+    turns: tuple[DemoTurn, ...]
+
+
+@dataclass
+class DemoResult:
+    """What one replayed conversation raised: its conversation id and the rules, in order."""
+
+    conversation_id: str
+    turns: int = 0
+    alerts: list[str] = field(default_factory=list)
+
+
+def load_demo_conversations(path: Path = DEMO_FILE) -> list[DemoConversation]:
+    """The shipped demo chats (or a file in the same format)."""
+    data = json.loads(path.read_text(encoding="utf-8"))
+    return [
+        DemoConversation(
+            key=item["id"],
+            customer=Party.model_validate(item["customer"]),
+            agent=Party.model_validate(item["agent"]),
+            channel=item.get("channel"),
+            turns=tuple(DemoTurn(role=t["role"], text=t["text"]) for t in item["turns"]),
+        )
+        for item in data["conversations"]
+    ]
+
+
+def _slug(value: str, fallback: str) -> str:
+    slug = re.sub(r"[^A-Za-z0-9._:@\-]+", "-", value).strip("-.")[:60].lower()
+    return slug if slug and slug[0].isalnum() else fallback
+
+
+def load_other_conversations(path: Path, *, limit: int) -> list[DemoConversation]:
+    """Up to ``limit`` conversations with both a customer and an agent turn, from any format ``calmwatch replay``
+    reads. Agents are named by the file (a company, a scenario's agent); customers without a name get a number."""
+    from monitor.replay import load_conversations  # the replay command owns the file formats
+
+    picked: list[DemoConversation] = []
+    for n, conv in enumerate(load_conversations(path), start=1):
+        roles = {t.role for t in conv.turns}
+        if roles != {"customer", "agent"}:
+            continue
+        agent_name = conv.agent_name or "Support"
+        picked.append(
+            DemoConversation(
+                key=_slug(conv.conversation_id, f"conv-{n}"),
+                customer=Party(id=f"customer-{n}", name=conv.customer_name or f"Customer {n}"),
+                agent=Party(id=_slug(agent_name, "agent"), name=agent_name),
+                channel=conv.description[:64] or None,
+                turns=tuple(DemoTurn(t.role, t.text[:4000]) for t in conv.turns[:12] if t.text.strip()),
+            )
+        )
+        if len(picked) >= limit:
+            break
+    return picked
+
+
+def typing_delay(text: str) -> float:
+    """Seconds a person takes to read the last turn and type this one: about 1.5 s plus 20 characters a second,
+    at most 8 s, so a demo stays lively."""
+    return min(8.0, 1.5 + len(text) / 20)
+
+
+class Replayer:
+    """Posts conversations through the HTTP API. ``sleep`` is injectable so tests replay without waiting."""
+
+    def __init__(
+        self,
+        client: httpx.AsyncClient,
+        *,
+        run_id: str,
+        speed: float = 1.0,
+        stagger_s: float = 3.0,
+        sleep: Sleep = asyncio.sleep,
+        out: TextIO | None = None,
+    ) -> None:
+        if speed <= 0:
+            raise ValueError("speed must be positive")
+        self._client = client
+        self._run_id = run_id
+        self._speed = speed
+        self._stagger_s = stagger_s
+        self._sleep = sleep
+        self._out = out
+
+    def _say(self, line: str) -> None:
+        if self._out is not None:
+            print(line, file=self._out, flush=True)
+
+    async def _post(self, path: str, body: dict[str, Any]) -> dict[str, Any]:
+        """POST with a few retries when the service sheds load (503) or rate-limits (429)."""
+        for attempt in range(5):
+            response = await self._client.post(path, json=body)
+            if response.status_code not in (429, 503) or attempt == 4:
+                response.raise_for_status()
+                result: dict[str, Any] = response.json()
+                return result
+            await self._sleep(float(response.headers.get("retry-after", 0.5 * 2**attempt)))
+        raise AssertionError("unreachable")
+
+    async def play(self, conversation: DemoConversation, *, start_after_s: float = 0.0) -> DemoResult:
+        """Start the conversation, then post its turns one by one at typing speed."""
+        await self._sleep(start_after_s / self._speed)
+        cid = f"{conversation.key}-{self._run_id}"
+        result = DemoResult(conversation_id=cid)
+        await self._post(
+            "/v1/conversations",
+            {
+                "conversation_id": cid,
+                "customer": conversation.customer.model_dump(),
+                "agent": conversation.agent.model_dump(),
+                "channel": conversation.channel,
+            },
+        )
+        names = {
+            "customer": conversation.customer.name or conversation.customer.id,
+            "agent": conversation.agent.name or conversation.agent.id,
+        }
+        for n, turn in enumerate(conversation.turns, start=1):
+            await self._sleep(typing_delay(turn.text) / self._speed)
+            reply = await self._post(
+                "/v1/messages",
+                {"conversation_id": cid, "message_id": f"m{n}", "role": turn.role, "text": turn.text},
+            )
+            result.turns += 1
+            raised = [f"{a['severity']}:{a['rule']}" for a in reply.get("alerts", [])]
+            result.alerts += [a["rule"] for a in reply.get("alerts", [])]
+            scores = reply["scores"]
+            self._say(
+                f"  {conversation.key[:16]:<16} {names[turn.role][:16]:<16} anger {scores['anger']:.2f}  "
+                f"frustration {scores['frustration']:.2f}  {' '.join(raised)}"
+            )
+        return result
+
+    async def play_all(self, conversations: Sequence[DemoConversation]) -> list[DemoResult]:
+        """Every conversation at once, each starting ``stagger_s`` after the previous one."""
+        return list(
+            await asyncio.gather(
+                *(self.play(c, start_after_s=i * self._stagger_s) for i, c in enumerate(conversations))
+            )
+        )
+
+    async def end(self, results: Sequence[DemoResult]) -> None:
+        """Take a finished round off the board (``--loop`` does this before the next round)."""
+        for result in results:
+            with contextlib.suppress(httpx.HTTPError):
+                await self._client.post(f"/v1/conversations/{result.conversation_id}/end")
+
+
+@dataclass
+class DemoOptions:
+    url: str | None = None
+    speed: float = 1.0
+    loop: bool = False
+    token: str | None = None
+    sources: list[Path] = field(default_factory=list)
+    source_limit: int = 4
+    open_browser: bool = False
+    scorer: str | None = None
+    host: str | None = None
+    port: int | None = None
+
+
+def _headers(token: str | None) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"} if token else {}
+
+
+def _print_urls(base: str, conversations: Sequence[DemoConversation], token: str | None, out: TextIO) -> None:
+    agents = {c.agent.id: c.agent.name for c in conversations}
+    suffix = f"?token={token}" if token else ""
+    print(f"\n  Supervisor console   {base}/{suffix}", file=out)
+    for agent_id, name in agents.items():
+        print(f"  Sidebar of {name or agent_id:<9} {base}/sidebar/{agent_id}{suffix}", file=out)
+    print("", file=out, flush=True)
+
+
+async def run_rounds(base: str, conversations: Sequence[DemoConversation], options: DemoOptions, out: TextIO) -> None:
+    """Replay once, or round after round with ``--loop`` (each round with fresh conversation ids)."""
+    async with httpx.AsyncClient(base_url=base, headers=_headers(options.token), timeout=30) as client:
+        previous: list[DemoResult] = []
+        while True:
+            replayer = Replayer(client, run_id=time.strftime("%m%d-%H%M%S"), speed=options.speed, out=out)
+            await replayer.end(previous)
+            previous = await replayer.play_all(conversations)
+            raised = sum(len(r.alerts) for r in previous)
+            print(f"\n  Round done: {len(previous)} conversations, {raised} alerts.", file=out, flush=True)
+            if not options.loop:
+                return
+
+
+def _answers(base: str) -> bool:
+    try:
+        return httpx.get(f"{base}/healthz", timeout=1).status_code == 200
+    except httpx.HTTPError:
+        return False
+
+
+def _port_free(host: str, port: int) -> bool:
+    with socket.socket() as sock:
+        try:
+            sock.bind((host, port))
+        except OSError:
+            return False
+    return True
+
+
+async def _serve_and_replay(conversations: Sequence[DemoConversation], options: DemoOptions, out: TextIO) -> int:
+    """Start the service in this process, replay into it, and keep serving until Ctrl-C."""
+    import uvicorn
+
+    from monitor.app import create_app
+    from monitor.observability import configure_logging
+    from monitor.settings import Settings
+
+    overrides = {"scorer": options.scorer, "host": options.host, "port": options.port}
+    settings = Settings(**{k: v for k, v in overrides.items() if v is not None})  # type: ignore[arg-type]
+    configure_logging("WARNING", settings.log_format)  # the replay's own lines are the demo's output
+    base = f"http://{settings.host}:{settings.port}"
+    if not _port_free(settings.host, settings.port):
+        print(f"calmwatch demo: port {settings.port} is taken; pass --port, or --url of a running service", file=out)
+        return 1
+    print(f"Starting Calmwatch on {base} (scorer: {settings.scorer}) ...", file=out, flush=True)
+    config = uvicorn.Config(
+        create_app(settings),
+        host=settings.host,
+        port=settings.port,
+        ws_max_size=settings.max_frame_bytes,
+        log_config=None,
+        log_level="warning",
+        timeout_graceful_shutdown=5,
+    )
+    server = uvicorn.Server(config)
+    serving = asyncio.create_task(server.serve())
+    while not server.started:
+        if serving.done():
+            await serving
+            print("calmwatch demo: the service did not start (see above); `--scorer vader` needs no model", file=out)
+            return 1
+        await asyncio.sleep(0.05)
+    _print_urls(base, conversations, options.token, out)
+    if options.open_browser:
+        webbrowser.open(f"{base}/")
+    replaying = asyncio.create_task(run_rounds(base, conversations, options, out))
+    await asyncio.wait({serving, replaying}, return_when=asyncio.FIRST_COMPLETED)
+    if replaying.done():
+        replaying.result()
+        print(f"  The console stays live at {base}/ ; press Ctrl-C to stop.", file=out, flush=True)
+        await serving
+    else:
+        replaying.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await replaying
+    return 0
+
+
+def demo_command(options: DemoOptions, out: TextIO = sys.stderr) -> int:
+    """``calmwatch demo``: replay into ``--url``, into a service already answering on the default port, or
+    into one started here."""
+    conversations = load_demo_conversations()
+    for path in options.sources:
+        conversations += load_other_conversations(path, limit=options.source_limit)
+    base = options.url.rstrip("/") if options.url else None
+    if base is None:
+        host = options.host or "127.0.0.1"
+        candidate = f"http://{host}:{options.port or 8000}"
+        if _answers(candidate):
+            print(f"Calmwatch is already running on {candidate}; replaying into it.", file=out)
+            base = candidate
+    if base is None:
+        return asyncio.run(_serve_and_replay(conversations, options, out))
+    if not _answers(base):
+        print(f"calmwatch demo: nothing answers at {base}/healthz; start `calmwatch serve` first", file=out)
+        return 1
+    _print_urls(base, conversations, options.token, out)
+    if options.open_browser:
+        webbrowser.open(f"{base}/")
+    asyncio.run(run_rounds(base, conversations, options, out))
+    return 0

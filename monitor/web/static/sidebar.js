@@ -1,0 +1,196 @@
+// The agent sidebar: this agent's nudges, grouped by conversation, newest on top, dismissible.
+// Live over `WS /v1/agents/{agent_id}/nudges`, which only ever carries this agent's alerts, so an agent's own
+// key (which may read nothing else) is enough. History comes from the same socket: alert ids are Redis Stream
+// ids, which start with a millisecond timestamp, so `since=<now - HISTORY_MS>` replays the recent nudges.
+
+import {
+  ConversationDirectory,
+  LiveFeed,
+  agentName,
+  askForKey,
+  compareIds,
+  customerName,
+  h,
+  refreshTimes,
+  showConnection,
+  timeEl,
+} from "./common.js";
+
+const PER_CHAT = 4;
+const HISTORY_MS = 12 * 3600 * 1000;
+const agentId = decodeURIComponent(location.pathname.split("/").filter(Boolean).pop() ?? "");
+const dismissedKey = `calmwatch.dismissed.${agentId}`;
+
+const $ = (id) => document.getElementById(id);
+const ui = {
+  chats: $("chats"),
+  empty: $("empty"),
+  pill: $("connection"),
+  banner: $("banner"),
+  announcer: $("announcer"),
+  agentLabel: $("agent-label"),
+};
+ui.chats.tabIndex = -1;
+
+const nudges = new Map(); // alert id -> alert
+const dismissed = new Set(JSON.parse(localStorage.getItem(dismissedKey) || "[]"));
+const directory = new ConversationDirectory();
+const seenChats = new Set();
+let feed = null;
+
+function forMe(alert) {
+  return alert.agent_id === agentId && alert.audience.includes("agent");
+}
+
+function isEscalation(alert) {
+  return alert.severity === "critical" || alert.rule === "escalate";
+}
+
+function saveDismissed() {
+  localStorage.setItem(dismissedKey, JSON.stringify([...dismissed].slice(-500)));
+}
+
+function dismiss(alertId) {
+  const buttons = [...ui.chats.querySelectorAll("button.dismiss")];
+  const index = buttons.findIndex((b) => b.dataset.id === alertId);
+  const next = buttons[index + 1] ?? buttons[index - 1];
+  dismissed.add(alertId);
+  saveDismissed();
+  render(next?.dataset.id ?? null);
+}
+
+function groups() {
+  const byChat = new Map();
+  for (const alert of nudges.values()) {
+    if (dismissed.has(alert.id)) continue;
+    const meta = directory.known(alert.conversation_id);
+    if (meta?.ended_at) continue; // nudges for a finished chat are no longer actionable
+    if (!byChat.has(alert.conversation_id)) byChat.set(alert.conversation_id, []);
+    byChat.get(alert.conversation_id).push(alert);
+  }
+  for (const list of byChat.values()) list.sort((a, b) => compareIds(b.id, a.id));
+  return [...byChat.entries()].sort(([, a], [, b]) => compareIds(b[0].id, a[0].id));
+}
+
+function nudgeItem(alert, older) {
+  const rule = alert.rule.replaceAll("_", " ");
+  return h(
+    "li",
+    { class: `nudge${older ? " is-older" : ""}`, dataset: { id: alert.id, severity: alert.severity } },
+    h(
+      "div",
+      { class: "nudge-head" },
+      h("span", { class: `sev sev-${alert.severity}` }, alert.severity),
+      h("span", { class: "nudge-rule" }, rule),
+      timeEl(alert.created_at),
+    ),
+    h(
+      "button",
+      {
+        type: "button",
+        class: "btn btn-quiet btn-icon dismiss",
+        dataset: { id: alert.id },
+        "aria-label": `Dismiss nudge: ${rule}`,
+        title: "Dismiss",
+        onclick: () => dismiss(alert.id),
+      },
+      "✕",
+    ),
+    h("p", { class: "nudge-text" }, alert.nudge),
+  );
+}
+
+function render(focusId = undefined) {
+  const active = document.activeElement;
+  const keepFocus = focusId === undefined && active?.classList?.contains("dismiss") ? active.dataset.id : null;
+  const list = groups();
+  ui.chats.replaceChildren(
+    ...list.map(([cid, alerts]) => {
+      const meta = directory.known(cid);
+      const name = alerts[0].customer_name || (meta ? customerName(meta) : `Conversation ${cid}`);
+      const escalation = alerts.some(isEscalation);
+      const fresh = !seenChats.has(cid);
+      seenChats.add(cid);
+      return h(
+        "li",
+        {
+          class: `chat${fresh ? " is-new" : ""}`,
+          dataset: { cid, escalation: String(escalation) },
+          "aria-label": `${escalation ? "Escalation: " : ""}nudges for the chat with ${name}`,
+        },
+        h(
+          "div",
+          { class: "chat-head" },
+          h("h2", {}, name),
+          escalation ? h("span", { class: "escalate-tag" }, "Escalate") : null,
+          h("span", { class: "count" }, `${alerts.length} nudge${alerts.length > 1 ? "s" : ""}`),
+        ),
+        h(
+          "ol",
+          { class: "nudges" },
+          alerts.slice(0, PER_CHAT).map((alert, i) => nudgeItem(alert, i > 0)),
+        ),
+      );
+    }),
+  );
+  ui.empty.hidden = list.length > 0;
+  const target = focusId ?? keepFocus;
+  if (target) ui.chats.querySelector(`button.dismiss[data-id="${CSS.escape(target)}"]`)?.focus();
+  else if (focusId === null) ui.chats.focus();
+}
+
+/** Best effort: the agent's display name and whether a chat has ended (an agent-only key may not read these). */
+function learnMore(alerts) {
+  for (const cid of new Set(alerts.map((a) => a.conversation_id))) {
+    if (directory.known(cid) || directory.pending.has(cid)) continue;
+    directory.lookup(cid).then((meta) => {
+      if (!meta) return;
+      if (meta.agent?.id === agentId && agentName(meta)) ui.agentLabel.textContent = `nudges for ${agentName(meta)}`;
+      renderSoon();
+    });
+  }
+}
+
+let frame = 0;
+function renderSoon() {
+  if (!frame) {
+    frame = requestAnimationFrame(() => {
+      frame = 0;
+      render();
+    });
+  }
+}
+
+function add(alert, { live = false } = {}) {
+  if (!forMe(alert) || nudges.has(alert.id)) return;
+  nudges.set(alert.id, alert);
+  if (live && isEscalation(alert)) {
+    const who = alert.customer_name ? ` (chat with ${alert.customer_name})` : "";
+    ui.announcer.textContent = `Escalate: ${alert.nudge}${who}`;
+  }
+}
+
+function boot() {
+  ui.agentLabel.textContent = `nudges for ${agentId}`;
+  render();
+  feed = new LiveFeed({
+    path: `/v1/agents/${encodeURIComponent(agentId)}/nudges`,
+    cursor: `${Date.now() - HISTORY_MS}-0`,
+    onEnvelope: (envelope) => {
+      if (envelope.type !== "alert") return;
+      add(envelope.alert, { live: feed.everOpened && Date.parse(envelope.alert.created_at) > bootedAt });
+      learnMore([envelope.alert]);
+      renderSoon();
+    },
+    onStatus: (s) => showConnection(s, { pill: ui.pill, banner: ui.banner }),
+    onAuthFailed: async () => {
+      await askForKey("Calmwatch needs your API key to show your nudges.");
+      feed.restart();
+    },
+  });
+  feed.start();
+}
+
+const bootedAt = Date.now();
+setInterval(() => refreshTimes(), 15000);
+boot();
