@@ -10,7 +10,7 @@ probabilities (0.5 = more likely than not), ``sentiment`` is VADER's compound in
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
@@ -26,7 +26,7 @@ class Finding:
 
     reason: str
     variant: str | None = None
-    fields: dict[str, object] = field(default_factory=dict)
+    fields: Mapping[str, object] = field(default_factory=dict)
 
 
 class Params(BaseModel):

@@ -136,7 +136,7 @@ def _compile(spec: RuleSpec, file: str) -> CompiledRule:
     templates: list[tuple[str, str]] = [("nudge", spec.nudge)]
     for name, variant in spec.variants.items():
         if name not in detector.variants:
-            known = sorted(detector.variants) or "none"
+            known = ", ".join(sorted(detector.variants)) or "none"
             raise RulePackError(
                 f"detector {detector.name!r} has no outcome {name!r} (it has: {known})",
                 file=file,
@@ -179,7 +179,8 @@ def load_rule_pack(paths: Sequence[Path]) -> RuleEngine:
         pack = _read(path)
         seen: set[str] = set()
         for index, entry in enumerate(pack.rules):
-            rule_id = entry.get("id") if isinstance(entry.get("id"), str) else None
+            raw_id = entry.get("id")
+            rule_id = raw_id if isinstance(raw_id, str) else None
             override = _validate_model(RuleOverride, entry, file=str(path), rule=rule_id, prefix=f"rules.{index}")
             if override.id in seen:
                 raise RulePackError(

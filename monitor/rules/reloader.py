@@ -8,7 +8,7 @@ reload (one reference assignment; no lock needed on one event loop). ``run()`` w
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 
 import structlog
@@ -72,7 +72,7 @@ class RuleReloader:
             targets.add(path if path.is_dir() else path.parent)
         return sorted(t for t in targets if t.exists())
 
-    def _relevant(self, changed: set[tuple[object, str]]) -> bool:
+    def _relevant(self, changed: Iterable[tuple[object, str]]) -> bool:
         files = {p.resolve() for p in self.paths if not p.is_dir()}
         dirs = {p.resolve() for p in self.paths if p.is_dir()}
         for _, name in changed:
