@@ -492,6 +492,8 @@ def summarise(results: Sequence[ConversationResult]) -> dict[str, Any]:
             per_conversation[cid] = dict(counts)
     n = len(results)
     with_alerts = len(per_conversation)
+    severe = sum(any(a.severity != "info" for _, a in r.alerts) for r in results)
+    per_severity = Counter(a.severity for r in results for _, a in r.alerts)
     scenario_results = [r for r in results if r.conversation.has_expectations]
     failed = {r.conversation.conversation_id: r.problems() for r in scenario_results if r.problems()}
     return {
@@ -500,6 +502,9 @@ def summarise(results: Sequence[ConversationResult]) -> dict[str, Any]:
         "alerts": sum(per_rule.values()),
         "conversations_with_alerts": with_alerts,
         "conversations_with_alerts_rate": round(with_alerts / n, 4) if n else 0.0,
+        "conversations_with_warnings": severe,
+        "conversations_with_warnings_rate": round(severe / n, 4) if n else 0.0,
+        "per_severity": dict(per_severity),
         "per_rule": {
             rule: {
                 "alerts": count,
@@ -551,6 +556,12 @@ def render_text(
         f"conversations {s['conversations']}, turns {s['turns']}, alerts {s['alerts']}; "
         f"conversations with any alert: {s['conversations_with_alerts']} "
         f"({s['conversations_with_alerts_rate']:.1%})\n"
+    )
+    out.write(
+        f"conversations with a warning or critical alert: {s['conversations_with_warnings']} "
+        f"({s['conversations_with_warnings_rate']:.1%}); alerts by severity: "
+        + ", ".join(f"{k} {v}" for k, v in sorted(s["per_severity"].items()))
+        + "\n"
     )
     out.write("alerts per rule:\n")
     for rule, row in s["per_rule"].items():
