@@ -315,3 +315,25 @@ def test_missing_name_reads_naturally(engine: RuleEngine) -> None:
 def test_rules_dir_exists() -> None:
     """The default pack ships at rules/default.yaml."""
     assert (Path(REPO_ROOT) / "rules" / "default.yaml").is_file()
+
+
+def test_sources_cite_guidance_files_by_name(engine: RuleEngine) -> None:
+    """Every source names a guidance article file (NNN_<hash>.txt) and a point."""
+    import re
+
+    for rule in engine.rules:
+        for source in rule.source:
+            assert re.fullmatch(r"\d{3}_[0-9a-f]{16}\.txt", source.file), (rule.id, source.file)
+            assert str(source.point).strip()
+
+
+def test_risk_weights_come_from_the_pack(tmp_path: Path) -> None:
+    """A pack's `risk` section changes the risk score (here: no threat bonus)."""
+    import shutil
+
+    shutil.copy(REPO_ROOT / "rules" / "default.yaml", tmp_path / "default.yaml")
+    (tmp_path / "local.yaml").write_text("risk:\n  escalation_bonus: 0.0\n", encoding="utf-8")
+    local = load_rule_pack([tmp_path])
+    default = load_rule_pack([REPO_ROOT / "rules"])
+    threat = snap([("customer", "I'm calling my lawyer", 0.3, 0.2)])
+    assert default.risk(threat) == pytest.approx(local.risk(threat) + 0.3)
