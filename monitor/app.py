@@ -10,7 +10,8 @@ from fastapi import FastAPI
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from monitor import __version__
-from monitor.api import alerts, console, conversations, health, stream
+from monitor.api import alerts, console, conversations, health, stream, webhooks
+from monitor.api import auth as access
 from monitor.api.errors import install_error_handlers
 from monitor.runtime import open_runtime
 from monitor.scoring import Scorer
@@ -85,7 +86,16 @@ def create_app(settings: Settings | None = None, *, scorer: Scorer | None = None
     )
     app.state.settings = settings
     install_error_handlers(app)
-    for router in (conversations.router, alerts.router, stream.router, health.router, console.router):
+    access.install_rate_limit_handler(app)
+    for router in (
+        conversations.router,
+        alerts.router,
+        stream.router,
+        health.router,
+        console.router,
+        access.router,
+        webhooks.router,
+    ):
         app.include_router(router)
     app.add_middleware(BodySizeLimit, limit=settings.max_body_bytes)
     return app

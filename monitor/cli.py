@@ -47,8 +47,13 @@ def _cmd_serve(args: argparse.Namespace) -> int:
                                     "scorer": args.scorer}.items() if v is not None}  # fmt: skip
     settings = Settings(**overrides)
     configure_logging(settings.log_level, settings.log_format)
-    print(f"Calmwatch on http://{settings.host}:{settings.port}/  (API docs at /docs)", file=sys.stderr, flush=True)
     try:
+        import asyncio
+
+        from monitor.auth import preflight
+
+        asyncio.run(preflight(settings))  # no keys on a public interface: refuse before binding anything
+        print(f"Calmwatch on http://{settings.host}:{settings.port}/  (API docs at /docs)", file=sys.stderr, flush=True)
         uvicorn.run(
             create_app(settings),
             host=settings.host,
@@ -144,6 +149,63 @@ def _cmd_replay(args: argparse.Namespace) -> int:
 
 
 _SUBCOMMANDS.append(_add_replay)
+
+
+def _add_keys(sub: Subparsers) -> None:
+    p = sub.add_parser("keys", help="API keys: create (shown once), list, revoke")
+    actions = p.add_subparsers(dest="action", required=True, metavar="ACTION")
+    create = actions.add_parser("create", help="make a key and print it (the only time it is shown)")
+    create.add_argument("--role", required=True, choices=["ingest", "supervisor", "agent", "admin"])
+    create.add_argument("--agent-id", help="for --role agent: the agent whose nudges the key may read")
+    create.add_argument("--name", default="", help="a label for listings (e.g. the connector's name)")
+    listing = actions.add_parser("list", help="list keys (ids, roles, names; never the keys)")
+    revoke = actions.add_parser("revoke", help="revoke a key by id; its tokens stop working at once")
+    revoke.add_argument("key_id")
+    for action in (create, listing, revoke):
+        action.add_argument("--redis-url", help="the service's Redis (default CALMWATCH_REDIS_URL, else embedded)")
+    p.set_defaults(handler=_cmd_keys)
+
+
+def _cmd_keys(args: argparse.Namespace) -> int:
+    import asyncio
+
+    from monitor.auth import KeyStore, admin_redis
+    from monitor.errors import CalmwatchError
+    from monitor.observability import configure_logging
+    from monitor.settings import Settings
+
+    settings = Settings(**({"redis_url": args.redis_url} if args.redis_url else {}))
+    configure_logging("WARNING", "console")  # stdout carries only the answer (a new key goes to $(...) as is)
+
+    async def run() -> int:
+        async with admin_redis(settings) as redis:
+            store = KeyStore(redis)
+            if args.action == "create":
+                try:
+                    key, record = await store.create(args.role, agent_id=args.agent_id, name=args.name)
+                except ValueError as exc:
+                    print(f"calmwatch keys: {exc}", file=sys.stderr)
+                    return 2
+                print(f"created {record.id} ({record.role}{', agent ' + record.agent_id if record.agent_id else ''})."
+                      " Store the key now: it is not kept and will not be shown again.", file=sys.stderr)  # fmt: skip
+                print(key)
+            elif args.action == "list":
+                for r in await store.list():
+                    when = f"{r.created_at:%Y-%m-%d %H:%M}"
+                    print(f"{r.id}\t{r.role}\t{r.agent_id or '-'}\t{r.prefix}...\t{when}\t{r.name}")
+            elif not await store.revoke(args.key_id):
+                print(f"calmwatch keys: no key {args.key_id!r}", file=sys.stderr)
+                return 1
+            return 0
+
+    try:
+        return asyncio.run(run())
+    except CalmwatchError as exc:
+        print(f"calmwatch keys: {exc}", file=sys.stderr)
+        return 1
+
+
+_SUBCOMMANDS.append(_add_keys)
 
 
 def _add_demo(sub: Subparsers) -> None:

@@ -8,7 +8,8 @@ CalmwatchError
 ├── EmbeddedRedisError          the embedded server could not be started
 └── IngestError                 a bad event from a connector; carries a machine-readable ``code``
     ├── UnknownConversationError
-    └── OverloadedError         the scoring queue is full (backpressure -> 503)
+    ├── OverloadedError         the scoring queue is full (backpressure -> 503)
+    └── RateLimitedError        the API key sent more ingest events than its rate limit (429 + Retry-After)
 """
 
 from __future__ import annotations
@@ -73,3 +74,17 @@ class OverloadedError(IngestError):
 
     def __init__(self, *, message_id: str | None = None) -> None:
         super().__init__("overloaded", "the scoring queue is full; retry shortly", message_id=message_id)
+
+
+class RateLimitedError(IngestError):
+    """The key's ingest token bucket is empty; ``retry_after_s`` says when one more event will be accepted."""
+
+    status_code = 429
+
+    def __init__(self, retry_after_s: float, *, message_id: str | None = None) -> None:
+        self.retry_after_s = retry_after_s
+        super().__init__(
+            "rate_limited",
+            f"this key is over its ingest rate limit; retry in {retry_after_s:.2f} s",
+            message_id=message_id,
+        )

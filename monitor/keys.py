@@ -53,3 +53,44 @@ def conversation_keys(conversation_id: str) -> list[str]:
         conversation_alerts(conversation_id),
         rule_firings(conversation_id),
     ]
+
+
+# --- access (monitor/auth.py)
+#: Hash: sha256 hex of an API key -> JSON key record (id, role, agent_id, name, created_at). Keys are never stored.
+API_KEYS = f"{PREFIX}auth:keys"
+#: Hash: key id -> sha256 hex of the key, so a key can be revoked (and its tokens refused) by id.
+API_KEY_IDS = f"{PREFIX}auth:key-ids"
+#: String: the random secret that signs short-lived tokens, shared by every service process (SET NX at start).
+TOKEN_SECRET = f"{PREFIX}auth:token-secret"
+
+
+def rate_limit(key_id: str) -> str:
+    """Hash ``{tokens, ts}``: the ingest token bucket of one API key (expires when full again)."""
+    return f"{PREFIX}ratelimit:{key_id}"
+
+
+# --- webhooks (monitor/delivery/webhooks.py)
+#: Hash: endpoint id -> endpoint JSON (url, events, filters, secrets, health).
+WEBHOOKS = f"{PREFIX}webhooks"
+#: Consumer group on ALERTS_STREAM that turns alerts into queued deliveries (XACK only once they are queued).
+WEBHOOK_GROUP = "webhooks"
+
+
+def webhook_due(endpoint_id: str) -> str:
+    """Sorted set: delivery id -> epoch seconds it is due (or until when an attempt in flight holds it)."""
+    return f"{PREFIX}wh:{{{endpoint_id}}}:due"
+
+
+def webhook_deliveries(endpoint_id: str) -> str:
+    """Sorted set: delivery id -> creation time, the endpoint's delivery log (trimmed to the newest)."""
+    return f"{PREFIX}wh:{{{endpoint_id}}}:deliveries"
+
+
+def webhook_delivery(endpoint_id: str, delivery_id: str) -> str:
+    """Hash: ``meta`` (JSON state of one delivery) and ``body`` (the exact bytes sent on every attempt)."""
+    return f"{PREFIX}wh:{{{endpoint_id}}}:delivery:{delivery_id}"
+
+
+def webhook_attempts(endpoint_id: str, delivery_id: str) -> str:
+    """List of attempt JSON (at, status, latency_ms, error), oldest first."""
+    return f"{PREFIX}wh:{{{endpoint_id}}}:attempts:{delivery_id}"

@@ -17,7 +17,9 @@ import structlog
 from redis.asyncio import Redis
 
 from monitor.alerts import AlertLog
+from monitor.auth import Authenticator
 from monitor.batching import MicroBatcher
+from monitor.delivery.webhooks import WebhookDispatcher
 from monitor.delivery.websockets import LiveHub
 from monitor.errors import RedisUnavailableError
 from monitor.observability import Metrics
@@ -43,6 +45,8 @@ class Runtime:
     metrics: Metrics
     embedded: EmbeddedRedis | None = None
     tasks: list[asyncio.Task[None]] = field(default_factory=list)
+    auth: Authenticator = field(init=False)  # API keys, tokens, rate limits (monitor/auth.py)
+    webhooks: WebhookDispatcher = field(init=False)  # alert stream -> signed, retried webhooks
 
     @property
     def alerts(self) -> AlertLog:
@@ -96,6 +100,7 @@ async def open_runtime(settings: Settings, *, scorer: Scorer | None = None) -> A
     try:
         redis = await connect_redis(url, settings.redis_connect_attempts)
         try:
+            auth = await Authenticator.open(redis, settings)  # refuses an open API on a public interface
             if scorer is None:
                 scorer = await asyncio.to_thread(load_scorer, settings)
             metrics = Metrics()
@@ -117,7 +122,14 @@ async def open_runtime(settings: Settings, *, scorer: Scorer | None = None) -> A
             )
             hub = LiveHub(redis)
             runtime = Runtime(settings, redis, scorer, batcher, rules, pipeline, hub, metrics, embedded)
-            runtime.tasks = [asyncio.create_task(hub.run()), asyncio.create_task(rules.run())]
+            runtime.auth = auth
+            runtime.webhooks = WebhookDispatcher(redis, settings, registry=metrics.registry)
+            await runtime.webhooks.start()
+            runtime.tasks = [
+                asyncio.create_task(hub.run()),
+                asyncio.create_task(rules.run()),
+                asyncio.create_task(runtime.webhooks.run()),
+            ]
             _reload_rules_on_sighup(rules)
             await asyncio.wait_for(hub.ready.wait(), timeout=10)
             log.info(

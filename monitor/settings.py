@@ -48,6 +48,24 @@ class Settings(BaseSettings):
     max_frame_bytes: int = 64 * 1024
     max_body_bytes: int = 256 * 1024
 
+    # --- access (monitor/auth.py): with no API keys the service is open, and only on a loopback host
+    admin_key: str | None = Field(default=None, repr=False)  # a bootstrap admin key, e.g. for docker-compose
+    token_ttl_s: int = 3600  # lifetime of the short-lived tokens the console and sidebar log in with
+    ingest_rate_per_s: float = 500.0  # per key: sustained ingest events (messages, conversation starts/ends)
+    ingest_burst: int = 1000  # per key: events allowed at once above the sustained rate
+
+    # --- webhooks (monitor/delivery/webhooks.py)
+    # Delay before each retry after the first attempt fails (seconds, +-20 % jitter): 5 s, 5 min, 30 min, 2 h,
+    # 5 h, 10 h, 10 h; the last attempt is about 28 h after the alert.
+    webhook_retry_schedule_s: list[float] = Field(default_factory=lambda: [5, 300, 1800, 7200, 18000, 36000, 36000])
+    webhook_timeout_s: float = 10.0
+    webhook_max_in_flight: int = 32  # attempts in flight in this process, over all endpoints
+    webhook_endpoint_concurrency: int = 1  # attempts in flight per endpoint in this process
+    webhook_disable_after_s: float = 5 * 24 * 3600  # an endpoint failing this long without a success is disabled
+    webhook_max_pending: int = 10_000  # queued deliveries per endpoint; beyond that new ones fail at once
+    webhook_secret_grace_s: float = 24 * 3600  # after a rotation the old secret also signs for this long
+    webhook_poll_s: float = 0.5  # how often due retries are looked for
+
     # --- logging
     log_level: str = "INFO"
     log_format: Literal["auto", "json", "console"] = "auto"

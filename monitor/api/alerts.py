@@ -10,6 +10,7 @@ from starlette.websockets import WebSocket
 from monitor.alerts import is_stream_id
 from monitor.api.deps import runtime, ws_runtime
 from monitor.api.errors import ErrorBody
+from monitor.auth import Principal, require, require_nudges
 from monitor.delivery.websockets import Envelope, follow_alerts
 from monitor.errors import IngestError
 from monitor.runtime import Runtime
@@ -28,7 +29,12 @@ def _check_since(since: str | None) -> None:
         raise IngestError("invalid_cursor", f"since={since!r} is not an alert id (like 1700000000000-0)")
 
 
-@router.get("/alerts", response_model=list[Alert], responses={422: {"model": ErrorBody}})
+@router.get(
+    "/alerts",
+    response_model=list[Alert],
+    responses={401: {"model": ErrorBody}, 403: {"model": ErrorBody}, 422: {"model": ErrorBody}},
+    dependencies=[Depends(require("read"))],
+)
 async def list_alerts(rt: Rt, since: Since = None, limit: Annotated[int, Query(ge=1, le=1000)] = 100) -> list[Alert]:
     """Alerts oldest first: those after ``since``, or without it the latest ``limit``."""
     _check_since(since)
@@ -43,7 +49,12 @@ async def _close_bad_cursor(websocket: WebSocket, since: str | None) -> bool:
 
 
 @router.websocket("/alerts")
-async def alert_feed(websocket: WebSocket, since: str | None = None, include: str = "") -> None:
+async def alert_feed(
+    websocket: WebSocket,
+    _: Annotated[Principal, Depends(require("read"))],  # checked before accept: a refused client gets no socket
+    since: str | None = None,
+    include: str = "",
+) -> None:
     """Every alert as ``{"type": "alert", "alert": {...}}``; ``include=turns`` adds live turn scores for boards."""
     rt = ws_runtime(websocket)
     await websocket.accept()
@@ -65,7 +76,12 @@ async def alert_feed(websocket: WebSocket, since: str | None = None, include: st
 
 
 @router.websocket("/agents/{agent_id}/nudges")
-async def agent_nudges(websocket: WebSocket, agent_id: str, since: str | None = None) -> None:
+async def agent_nudges(
+    websocket: WebSocket,
+    agent_id: str,
+    _: Annotated[Principal, Depends(require_nudges)],  # an agent key reads only its own agent id
+    since: str | None = None,
+) -> None:
     """The alerts meant for this agent (audience includes ``agent``) in that agent's conversations, live."""
     rt = ws_runtime(websocket)
     await websocket.accept()

@@ -10,6 +10,7 @@ from pydantic import BaseModel
 
 from monitor.api.deps import runtime
 from monitor.api.errors import ErrorBody
+from monitor.auth import require, require_ingest
 from monitor.errors import UnknownConversationError
 from monitor.ingest import ConversationEnd
 from monitor.runtime import Runtime
@@ -30,10 +31,16 @@ _ERRORS: dict[int | str, dict[str, object]] = {
     413: {"model": ErrorBody, "description": "Body too large"},
     422: {"model": ErrorBody, "description": "Malformed JSON or invalid fields"},
     503: {"model": ErrorBody, "description": "Scoring queue full; retry shortly"},
+    401: {"model": ErrorBody, "description": "No valid API key or token"},
+    403: {"model": ErrorBody, "description": "The key's role may not do this"},
 }
+_INGEST = [Depends(require_ingest)]  # ingest (or admin) keys, within their rate limit (429 + Retry-After)
+_READ = [Depends(require("read"))]  # supervisor (or admin) keys
 
 
-@router.post("/conversations", status_code=201, response_model=ConversationMeta, responses=_ERRORS)
+@router.post(
+    "/conversations", status_code=201, response_model=ConversationMeta, responses=_ERRORS, dependencies=_INGEST
+)
 async def start_conversation(event: ConversationStart, rt: Rt, response: Response) -> ConversationMeta:
     """Start watching a conversation. Starting it again returns the stored metadata with 200."""
     meta, created = await rt.pipeline.start_conversation(event)
@@ -42,13 +49,15 @@ async def start_conversation(event: ConversationStart, rt: Rt, response: Respons
     return meta
 
 
-@router.post("/conversations/{conversation_id}/end", response_model=ConversationMeta, responses=_ERRORS)
+@router.post(
+    "/conversations/{conversation_id}/end", response_model=ConversationMeta, responses=_ERRORS, dependencies=_INGEST
+)
 async def end_conversation(conversation_id: str, rt: Rt) -> ConversationMeta:
     """Take the conversation off the live board; its transcript and alerts stay readable until they expire."""
     return await rt.pipeline.end_conversation(ConversationEnd(conversation_id=conversation_id))
 
 
-@router.post("/messages", response_model=ScoredReply, responses=_ERRORS)
+@router.post("/messages", response_model=ScoredReply, responses=_ERRORS, dependencies=_INGEST)
 async def post_message(message: ChatMessage, rt: Rt) -> ScoredReply:
     """Score one turn and run the rules. Re-sending the same ``message_id`` returns the same answer."""
     return await rt.pipeline.handle_message(message)
@@ -89,7 +98,9 @@ def _view(turn: TurnRecord) -> TurnView:
     )
 
 
-@router.get("/conversations/{conversation_id}", response_model=ConversationDetail, responses=_ERRORS)
+@router.get(
+    "/conversations/{conversation_id}", response_model=ConversationDetail, responses=_ERRORS, dependencies=_READ
+)
 async def get_conversation(conversation_id: str, rt: Rt) -> ConversationDetail:
     """Metadata, every stored turn with its scores, and the alerts raised in it."""
     meta = await rt.store.meta(conversation_id)
@@ -101,7 +112,7 @@ async def get_conversation(conversation_id: str, rt: Rt) -> ConversationDetail:
     return ConversationDetail(meta=meta, risk=risk, turns=[_view(t) for t in turns], alerts=alerts)
 
 
-@router.get("/conversations", response_model=list[BoardRow])
+@router.get("/conversations", response_model=list[BoardRow], responses=_ERRORS, dependencies=_READ)
 async def list_conversations(
     rt: Rt,
     active: Annotated[bool, Query(description="only conversations not yet ended (the only kind listed today)")] = True,

@@ -10,14 +10,15 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from typing import Any
+from typing import Annotated, Any
 
 import structlog
-from fastapi import APIRouter
+from fastapi import APIRouter, Depends
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from monitor.api.deps import ws_runtime
-from monitor.errors import IngestError
+from monitor.auth import Principal, require
+from monitor.errors import IngestError, RateLimitedError
 from monitor.ingest import ConversationEnd, parse_stream_event
 from monitor.runtime import Runtime
 from monitor.schemas import ChatMessage, ConversationStart
@@ -30,9 +31,14 @@ MAX_IN_FLIGHT = 256
 CLOSE_TOO_BIG = 1009
 
 
-async def _answer(rt: Runtime, raw: str | bytes) -> dict[str, Any]:
+async def _answer(rt: Runtime, raw: str | bytes, principal: Principal) -> dict[str, Any]:
     try:
         event = parse_stream_event(raw)
+        try:
+            await rt.auth.take(principal)  # the key's ingest rate limit, per event
+        except RateLimitedError as exc:
+            exc.message_id = getattr(event, "message_id", None)
+            raise
         if isinstance(event, ChatMessage):
             reply = await rt.pipeline.handle_message(event)
             return {"type": "scored", **reply.model_dump(mode="json")}
@@ -51,6 +57,8 @@ async def _answer(rt: Runtime, raw: str | bytes) -> dict[str, Any]:
         error: dict[str, Any] = {"type": "error", "code": exc.code, "detail": exc.detail}
         if exc.message_id:
             error["message_id"] = exc.message_id
+        if isinstance(exc, RateLimitedError):
+            error["retry_after_s"] = round(exc.retry_after_s, 3)
         return error
     except Exception:  # one bad event must never take the connection (or other connectors) down
         log.exception("unexpected error handling a stream event")
@@ -58,7 +66,7 @@ async def _answer(rt: Runtime, raw: str | bytes) -> dict[str, Any]:
 
 
 @router.websocket("/stream")
-async def stream(websocket: WebSocket) -> None:
+async def stream(websocket: WebSocket, principal: Annotated[Principal, Depends(require("ingest"))]) -> None:
     rt = ws_runtime(websocket)
     await websocket.accept()
     limit = rt.settings.max_frame_bytes
@@ -82,7 +90,7 @@ async def stream(websocket: WebSocket) -> None:
                 await sender
                 await websocket.close(code=CLOSE_TOO_BIG, reason=f"frame larger than {limit} bytes")
                 return
-            await pending.put(asyncio.create_task(_answer(rt, raw)))
+            await pending.put(asyncio.create_task(_answer(rt, raw, principal)))
         await pending.put(None)
         await sender
     except WebSocketDisconnect:
