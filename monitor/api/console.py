@@ -19,6 +19,7 @@ from monitor.acks import Acknowledgement, AckStore
 from monitor.alerts import is_stream_id
 from monitor.api.deps import runtime
 from monitor.api.errors import ErrorBody, error_response
+from monitor.auth import require
 from monitor.runtime import Runtime
 
 router = APIRouter()
@@ -92,6 +93,7 @@ def _acks(rt: Runtime) -> AckStore:
     tags=["alerts"],
     response_model=Acknowledgement,
     responses={404: {"model": ErrorBody}, 422: {"model": ErrorBody}},
+    dependencies=[Depends(require("read"))],  # supervisors (and admins) acknowledge
 )
 async def acknowledge_alert(alert_id: str, rt: Rt, body: AckRequest | None = None) -> Acknowledgement | JSONResponse:
     """Acknowledge an alert for every console; acknowledging it again returns the first acknowledgement."""
@@ -108,6 +110,7 @@ async def acknowledge_alert(alert_id: str, rt: Rt, body: AckRequest | None = Non
     tags=["alerts"],
     response_model=list[Acknowledgement],
     responses={422: {"model": ErrorBody}},
+    dependencies=[Depends(require("read"))],
 )
 async def list_acknowledgements(
     rt: Rt,
