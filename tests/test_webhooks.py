@@ -75,7 +75,9 @@ class Receiver:
                     receiver.gate.wait(timeout=30)
                 verified = [s for s in receiver.secrets if spec_verify(s, headers, body)]
                 with receiver._lock:
-                    receiver.received.append({"headers": headers, "body": json.loads(body), "verified_by": verified})
+                    receiver.received.append(
+                        {"headers": headers, "raw": body, "body": json.loads(body), "verified_by": verified}
+                    )
                 self.send_response(receiver.status)
                 self.end_headers()
                 self.wfile.write(b"ok" if receiver.status < 300 else b"nope")
