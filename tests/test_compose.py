@@ -19,6 +19,8 @@ def test_compose_wires_redis_and_calmwatch() -> None:
     assert app["depends_on"]["redis"]["condition"] == "service_healthy"
     assert app["environment"]["CALMWATCH_REDIS_URL"].startswith("redis://redis:6379")
     assert "/readyz" in " ".join(app["healthcheck"]["test"])
+    # the container listens on 0.0.0.0, where Calmwatch refuses to run open: compose must pass an admin key
+    assert app["environment"]["CALMWATCH_ADMIN_KEY"].startswith("${CALMWATCH_ADMIN_KEY:?")
 
 
 def test_dockerfile_pins_cpu_torch_and_ships_the_model() -> None:

@@ -71,6 +71,8 @@ FANOUT_BATCH = 100
 #: An alert read by a consumer that then vanished is claimed by another after this long.
 CLAIM_IDLE_MS = 60_000
 JITTER = 0.2
+#: A healthy endpoint's last_success_at is refreshed at most this often.
+HEALTH_WRITE_S = 5.0
 
 
 def _now() -> datetime:
@@ -599,7 +601,7 @@ class WebhookDispatcher:
         else:
             delivery.status, delivery.next_attempt_at = "failed", None
         await self.store.record(endpoint.id, delivery, attempt, due_at=due_at)
-        await self._note_health(endpoint.id, ok=error is None, error=error)
+        await self._note_health(endpoint, ok=error is None, error=error)
         log.info(
             "webhook attempt",
             endpoint_id=endpoint.id,
@@ -611,9 +613,14 @@ class WebhookDispatcher:
         )
         return attempt
 
-    async def _note_health(self, endpoint_id: str, *, ok: bool, error: str | None) -> None:
+    async def _note_health(self, seen: WebhookEndpoint, *, ok: bool, error: str | None) -> None:
+        """Track failing_since / last success, and disable an endpoint failing too long. A healthy endpoint's
+        record is rewritten at most every few seconds, not once per delivery."""
         now = _now()
         limit = self._settings.webhook_disable_after_s
+        recent = seen.last_success_at is not None and (now - seen.last_success_at).total_seconds() < HEALTH_WRITE_S
+        if ok and seen.failing_since is None and recent:
+            return
 
         def change(endpoint: WebhookEndpoint) -> WebhookEndpoint:
             if ok:
@@ -630,7 +637,7 @@ class WebhookDispatcher:
                 log.warning("webhook endpoint disabled after failing too long", endpoint_id=endpoint.id)
             return endpoint
 
-        await self.store.update(endpoint_id, change)
+        await self.store.update(seen.id, change)
 
     # --- API helpers
     async def send_test(self, endpoint: WebhookEndpoint) -> DeliveryView:
