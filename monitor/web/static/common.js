@@ -3,25 +3,46 @@
 
 const TOKEN_KEY = "calmwatch.token";
 
+/**
+ * Web storage that never throws: inside an iframe on another site the browser may deny storage altogether,
+ * and the sidebar must still work there (it then forgets dismissals and the key on reload).
+ */
+export function storage(kind) {
+  try {
+    const store = window[kind];
+    store.getItem(TOKEN_KEY);
+    return store;
+  } catch {
+    const memory = new Map();
+    return {
+      getItem: (key) => (memory.has(key) ? memory.get(key) : null),
+      setItem: (key, value) => memory.set(key, String(value)),
+      removeItem: (key) => memory.delete(key),
+    };
+  }
+}
+
+const session = storage("sessionStorage");
+
 /** Read `?token=` from the page URL once (then drop it from the address bar) and keep it for this tab. */
 function initialToken() {
   const params = new URLSearchParams(location.search);
   const fromUrl = params.get("token");
   if (fromUrl) {
-    sessionStorage.setItem(TOKEN_KEY, fromUrl);
+    session.setItem(TOKEN_KEY, fromUrl);
     params.delete("token");
     const query = params.toString();
     history.replaceState(null, "", location.pathname + (query ? `?${query}` : "") + location.hash);
   }
-  return sessionStorage.getItem(TOKEN_KEY) || "";
+  return session.getItem(TOKEN_KEY) || "";
 }
 
 let token = initialToken();
 
 export function setToken(value) {
   token = value.trim();
-  if (token) sessionStorage.setItem(TOKEN_KEY, token);
-  else sessionStorage.removeItem(TOKEN_KEY);
+  if (token) session.setItem(TOKEN_KEY, token);
+  else session.removeItem(TOKEN_KEY);
 }
 
 /** The service wants an API key (HTTP 401/403): the page shows the key form. */

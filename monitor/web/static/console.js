@@ -13,6 +13,7 @@ import {
   h,
   refreshTimes,
   showConnection,
+  storage,
   timeEl,
 } from "./common.js";
 import { sparkline } from "./sparkline.js";
@@ -59,7 +60,7 @@ const directory = new ConversationDirectory();
 let feed = null;
 
 function supervisorName() {
-  return localStorage.getItem(ACK_NAME_KEY) || "supervisor";
+  return storage("localStorage").getItem(ACK_NAME_KEY) || "supervisor";
 }
 
 function riskLevel(risk) {
@@ -85,7 +86,8 @@ function rowLabel(row) {
   const { critical } = openAlertsFor(row.meta.conversation_id);
   return (
     `${customerName(row.meta)} with ${agentName(row.meta)}, risk ${Math.round(row.risk * 100)} of 100, ` +
-    `${row.turns} turns${critical ? `, ${critical} critical alert${critical > 1 ? "s" : ""} open` : ""}. ` +
+    `${row.turns} turn${row.turns === 1 ? "" : "s"}` +
+    `${critical ? `, ${critical} critical alert${critical > 1 ? "s" : ""} open` : ""}. ` +
     "Open transcript"
   );
 }
@@ -127,7 +129,7 @@ function renderRow(row) {
       ),
     ),
     h("span", { class: "conv-spark" }, sparkline(row.customer_scores.slice(-SPARK_TURNS))),
-    h("span", { class: "conv-meta" }, h("strong", {}, `${row.turns} turns`), lastTurn),
+    h("span", { class: "conv-meta" }, h("strong", {}, `${row.turns} turn${row.turns === 1 ? "" : "s"}`), lastTurn),
   );
   const hadFocus = li.contains(document.activeElement);
   li.replaceChildren(button);
@@ -410,7 +412,18 @@ function renderTranscript(detail) {
       h("span", { class: "risk-value" }, String(Math.round(risk * 100))),
       h("span", { class: "risk-label" }, "risk"),
     ),
-    sparkline(customerScores, { width: 420, height: 56 }),
+    h(
+      "div",
+      { class: "drawer-chart" },
+      sparkline(customerScores, { width: 400, height: 56 }),
+      h(
+        "p",
+        { class: "legend" },
+        h("span", { class: "legend-key legend-anger" }, "anger"),
+        h("span", { class: "legend-key legend-frustration" }, "frustration"),
+        h("span", {}, `customer turns: ${customerScores.length}`),
+      ),
+    ),
   );
   const byMessage = new Map();
   for (const alert of detail.alerts) {

@@ -6,13 +6,13 @@
 import {
   ConversationDirectory,
   LiveFeed,
-  agentName,
   askForKey,
   compareIds,
   customerName,
   h,
   refreshTimes,
   showConnection,
+  storage,
   timeEl,
 } from "./common.js";
 
@@ -20,6 +20,7 @@ const PER_CHAT = 4;
 const HISTORY_MS = 12 * 3600 * 1000;
 const agentId = decodeURIComponent(location.pathname.split("/").filter(Boolean).pop() ?? "");
 const dismissedKey = `calmwatch.dismissed.${agentId}`;
+const local = storage("localStorage");
 
 const $ = (id) => document.getElementById(id);
 const ui = {
@@ -33,7 +34,7 @@ const ui = {
 ui.chats.tabIndex = -1;
 
 const nudges = new Map(); // alert id -> alert
-const dismissed = new Set(JSON.parse(localStorage.getItem(dismissedKey) || "[]"));
+const dismissed = new Set(JSON.parse(local.getItem(dismissedKey) || "[]"));
 const directory = new ConversationDirectory();
 const seenChats = new Set();
 let feed = null;
@@ -47,7 +48,7 @@ function isEscalation(alert) {
 }
 
 function saveDismissed() {
-  localStorage.setItem(dismissedKey, JSON.stringify([...dismissed].slice(-500)));
+  local.setItem(dismissedKey, JSON.stringify([...dismissed].slice(-500)));
 }
 
 function dismiss(alertId) {
@@ -145,7 +146,7 @@ function learnMore(alerts) {
     if (directory.known(cid) || directory.pending.has(cid)) continue;
     directory.lookup(cid).then((meta) => {
       if (!meta) return;
-      if (meta.agent?.id === agentId && agentName(meta)) ui.agentLabel.textContent = `nudges for ${agentName(meta)}`;
+      if (meta.agent?.id === agentId && meta.agent.name) ui.agentLabel.textContent = `nudges for ${meta.agent.name}`;
       renderSoon();
     });
   }
