@@ -161,7 +161,7 @@ class KeyStore:
     async def count(self) -> int:
         return int(await self._redis.hlen(keys.API_KEYS))
 
-    async def list(self) -> list[KeyRecord]:
+    async def records(self) -> list[KeyRecord]:
         records = [KeyRecord.model_validate_json(raw) for raw in (await self._redis.hgetall(keys.API_KEYS)).values()]
         return sorted(records, key=lambda r: r.created_at)
 
@@ -259,10 +259,10 @@ class Authenticator:
     @classmethod
     async def open(cls, redis: Redis, settings: Settings) -> Authenticator:
         """Load (or create, once for all processes) the token secret and check the exposure rule."""
-        await redis.set(keys.TOKEN_SECRET, secrets.token_bytes(32), nx=True)
+        await redis.set(keys.TOKEN_SECRET, secrets.token_hex(32), nx=True)
         secret = await redis.get(keys.TOKEN_SECRET)
         assert secret is not None
-        auth = cls(redis, settings, TokenSigner(bytes(secret)))
+        auth = cls(redis, settings, TokenSigner(secret if isinstance(secret, bytes) else secret.encode()))
         await check_exposure(settings, await auth.keys.count())
         return auth
 

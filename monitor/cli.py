@@ -190,7 +190,7 @@ def _cmd_keys(args: argparse.Namespace) -> int:
                       " Store the key now: it is not kept and will not be shown again.", file=sys.stderr)  # fmt: skip
                 print(key)
             elif args.action == "list":
-                for r in await store.list():
+                for r in await store.records():
                     when = f"{r.created_at:%Y-%m-%d %H:%M}"
                     print(f"{r.id}\t{r.role}\t{r.agent_id or '-'}\t{r.prefix}...\t{when}\t{r.name}")
             elif not await store.revoke(args.key_id):

@@ -57,7 +57,9 @@ class Settings(BaseSettings):
     # --- webhooks (monitor/delivery/webhooks.py)
     # Delay before each retry after the first attempt fails (seconds, +-20 % jitter): 5 s, 5 min, 30 min, 2 h,
     # 5 h, 10 h, 10 h; the last attempt is about 28 h after the alert.
-    webhook_retry_schedule_s: list[float] = Field(default_factory=lambda: [5, 300, 1800, 7200, 18000, 36000, 36000])
+    webhook_retry_schedule_s: list[float] = Field(
+        default_factory=lambda: [5.0, 300.0, 1800.0, 7200.0, 18000.0, 36000.0, 36000.0]
+    )
     webhook_timeout_s: float = 10.0
     webhook_max_in_flight: int = 32  # attempts in flight in this process, over all endpoints
     webhook_endpoint_concurrency: int = 1  # attempts in flight per endpoint in this process

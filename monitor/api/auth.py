@@ -72,7 +72,7 @@ async def whoami(principal: AnyCaller) -> WhoAmI:
 @router.get("/keys", response_model=list[KeyRecord], responses=_ERRORS)
 async def list_keys(_: Admin, rt: Rt) -> list[KeyRecord]:
     """Every key's id, role, name and first characters; never a key."""
-    return await rt.auth.keys.list()
+    return await rt.auth.keys.records()
 
 
 @router.post("/keys", status_code=201, response_model=KeyCreated, responses={**_ERRORS, 422: {"model": ErrorBody}})

@@ -110,7 +110,7 @@ async def create_webhook(body: WebhookCreate, rt: Rt) -> WebhookCreated:
 @router.get("", response_model=list[WebhookView], responses=_ERRORS)
 async def list_webhooks(rt: Rt) -> list[WebhookView]:
     """Every endpoint, oldest first, with its health."""
-    return [await _view(rt, e) for e in await rt.webhooks.store.list()]
+    return [await _view(rt, e) for e in await rt.webhooks.store.endpoints()]
 
 
 @router.get("/{endpoint_id}", response_model=WebhookView, responses=_ERRORS)

@@ -31,6 +31,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import contextlib
+import functools
 import json
 import os
 import random
@@ -228,7 +229,7 @@ class WebhookStore:
         raw = await self._redis.hget(keys.WEBHOOKS, endpoint_id)
         return WebhookEndpoint.model_validate_json(raw) if raw else None
 
-    async def list(self) -> list[WebhookEndpoint]:
+    async def endpoints(self) -> list[WebhookEndpoint]:
         raw = await self._redis.hgetall(keys.WEBHOOKS)
         return sorted((WebhookEndpoint.model_validate_json(v) for v in raw.values()), key=lambda e: e.created_at)
 
@@ -296,7 +297,7 @@ class WebhookStore:
         meta, body = await self._redis.hmget(keys.webhook_delivery(endpoint_id, delivery_id), ["meta", "body"])
         if meta is None or body is None:
             return None
-        return Delivery.model_validate_json(meta), bytes(body)
+        return Delivery.model_validate_json(meta), body if isinstance(body, bytes) else body.encode()
 
     async def record(
         self, endpoint_id: str, delivery: Delivery, attempt: Attempt | None, *, due_at: float | None
@@ -323,7 +324,8 @@ class WebhookStore:
 
     async def deliveries(self, endpoint_id: str, *, limit: int = 50) -> list[DeliveryView]:
         """The newest deliveries first, each with its attempts."""
-        ids = [_decode(i) for i in await self._redis.zrevrange(keys.webhook_deliveries(endpoint_id), 0, limit - 1)]
+        raw_ids: list[Any] = await self._redis.zrevrange(keys.webhook_deliveries(endpoint_id), 0, limit - 1)
+        ids = [_decode(i) for i in raw_ids]
         async with self._redis.pipeline(transaction=False) as pipe:
             for did in ids:
                 pipe.hget(keys.webhook_delivery(endpoint_id, did), "meta")
@@ -434,7 +436,7 @@ class WebhookDispatcher:
                 if time.monotonic() >= next_claim:
                     await self._claim_abandoned()
                     next_claim = time.monotonic() + CLAIM_IDLE_MS / 1000 / 2
-                response = await self._redis.xreadgroup(
+                response: Any = await self._redis.xreadgroup(
                     keys.WEBHOOK_GROUP, self._consumer, {keys.ALERTS_STREAM: ">"}, count=FANOUT_BATCH, block=1000
                 )
                 for _stream, entries in response or []:
@@ -458,7 +460,7 @@ class WebhookDispatcher:
         """Alerts read by a consumer that died before queueing them (its XACK never came)."""
         start = "0-0"
         while True:
-            result = await self._redis.xautoclaim(
+            result: Any = await self._redis.xautoclaim(
                 keys.ALERTS_STREAM, keys.WEBHOOK_GROUP, self._consumer, CLAIM_IDLE_MS, start_id=start, count=100
             )
             start, entries = _decode(result[0]), result[1]
@@ -468,7 +470,7 @@ class WebhookDispatcher:
                 return
 
     async def _fan_out(self, entries: Sequence[Any]) -> None:
-        endpoints = [e for e in await self.store.list() if e.enabled]
+        endpoints = [e for e in await self.store.endpoints() if e.enabled]
         for entry_id, fields in entries:
             raw = fields.get(b"alert") or fields.get("alert")
             if raw is not None and endpoints:
@@ -526,7 +528,7 @@ class WebhookDispatcher:
 
     async def _dispatch_due(self) -> None:
         lease_s = self._settings.webhook_timeout_s * 2 + 30
-        for endpoint in await self.store.list():
+        for endpoint in await self.store.endpoints():
             if not endpoint.enabled:
                 continue
             room = min(
@@ -539,9 +541,9 @@ class WebhookDispatcher:
                 self._in_flight[endpoint.id] += 1
                 task = asyncio.create_task(self._attempt_claimed(endpoint.id, delivery_id))
                 self._attempts[(endpoint.id, delivery_id)] = task
-                task.add_done_callback(lambda _t, key=(endpoint.id, delivery_id): self._attempt_done(key))
+                task.add_done_callback(functools.partial(self._attempt_done, (endpoint.id, delivery_id)))
 
-    def _attempt_done(self, key: tuple[str, str]) -> None:
+    def _attempt_done(self, key: tuple[str, str], _task: asyncio.Task[None]) -> None:
         self._attempts.pop(key, None)
         self._in_flight[key[0]] -= 1
         self._wake.set()  # the endpoint's lane is free: its next due delivery can go now
