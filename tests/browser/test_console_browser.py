@@ -17,7 +17,9 @@ from typing import Any
 import httpx
 import pytest
 from playwright.sync_api import Browser, Page, expect
+from redis.asyncio import Redis
 
+from monitor.auth import KeyStore, Role
 from monitor.demo import DemoResult, Replayer, load_demo_conversations
 from tests.browser.conftest import SCREENSHOTS
 from tests.conftest import LiveServer, make_settings
@@ -266,3 +268,49 @@ def test_reconnect_fills_the_gap(browser: Browser, flushed_redis: str, screensho
                 assert any(f"since={seen[-1]['id']}" in url for url in sockets)
         finally:
             served.__exit__(None, None, None)
+
+
+def make_keys(redis_url: str, wanted: dict[str, tuple[Role, str | None]]) -> dict[str, str]:
+    """API keys made straight in Redis (as `calmwatch keys create` does), in a thread: Playwright owns this one."""
+
+    async def create() -> dict[str, str]:
+        redis = Redis.from_url(redis_url)
+        try:
+            store = KeyStore(redis)
+            return {name: (await store.create(role, agent_id=agent))[0] for name, (role, agent) in wanted.items()}
+        finally:
+            await redis.aclose()
+
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        return pool.submit(asyncio.run, create()).result()
+
+
+def test_pages_work_with_api_keys(browser: Browser, flushed_redis: str, screenshot: Shot) -> None:
+    """With keys required, the console signs in through its key form, the sidebar through ?token=, and neither
+    keeps the long-lived key: both hold a short-lived token."""
+    keys = make_keys(
+        flushed_redis, {"ingest": ("ingest", None), "supervisor": ("supervisor", None), "a1": ("agent", "a1")}
+    )
+    with (
+        LiveServer(make_settings(flushed_redis), KeywordScorer()) as server,
+        opened(browser, server.http + "/") as console,
+        opened(browser, f"{server.http}/sidebar/a1?token={keys['a1']}", width=320, height=600) as sidebar,
+    ):
+        login = console.get_by_role("dialog", name="Sign in")
+        expect(login).to_be_visible()
+        screenshot(console, "console-sign-in")
+        login.get_by_label("API key").fill(keys["supervisor"])
+        login.get_by_role("button", name="Continue").click()
+        wait_live(console)
+        wait_live(sidebar)
+        assert "token=" not in sidebar.url
+        for page in (console, sidebar):
+            held = page.evaluate("sessionStorage.getItem('calmwatch.token')")
+            assert held.startswith("cwt_") and held not in keys.values()
+
+        with httpx.Client(base_url=server.http, headers={"Authorization": f"Bearer {keys['ingest']}"}) as client:
+            start(client, "k1", agent="a1", name="Maria Lopez")
+            alert = angry(client, "k1")[0]
+        expect(sidebar.locator(f'li.nudge[data-id="{alert["id"]}"]')).to_be_visible()
+        card(console, alert["id"]).get_by_role("button", name=re.compile("^Acknowledge")).click()
+        expect(card(console, alert["id"])).to_have_attribute("data-acked", "true")

@@ -38,11 +38,46 @@ function initialToken() {
 }
 
 let token = initialToken();
+let renewTimer = 0;
 
-export function setToken(value) {
+function keep(value) {
   token = value.trim();
   if (token) session.setItem(TOKEN_KEY, token);
   else session.removeItem(TOKEN_KEY);
+}
+
+/**
+ * Trade what the user gave us (an API key, or a token) for a short-lived token, so the tab never keeps a
+ * long-lived key, and renew it before it expires. A service without `/v1/auth/token` takes the key as it is.
+ */
+async function exchange(credential) {
+  const response = await fetch("/v1/auth/token", {
+    method: "POST",
+    headers: { Accept: "application/json", Authorization: `Bearer ${credential}` },
+  });
+  if (response.status === 401 || response.status === 403) throw new AuthRequired("POST /v1/auth/token");
+  if (!response.ok) {
+    keep(credential);
+    return;
+  }
+  const reply = await response.json();
+  keep(reply.token);
+  clearTimeout(renewTimer);
+  const lifetime = Date.parse(reply.expires_at) - Date.now();
+  if (lifetime > 0) {
+    renewTimer = setTimeout(() => exchange(token).catch(() => {}), Math.max(5000, lifetime * 0.8));
+  }
+}
+
+/** Call once before the first request: turns a key from the URL or the form into a renewing token. */
+export async function signInWith(credential = token) {
+  if (!credential) return;
+  try {
+    await exchange(credential);
+  } catch (error) {
+    if (error instanceof AuthRequired) throw error;
+    keep(credential); // the service did not answer; the first real request will tell
+  }
 }
 
 /** The service wants an API key (HTTP 401/403): the page shows the key form. */
@@ -271,8 +306,16 @@ export function askForKey(message = "") {
       h("button", { class: "btn btn-primary", type: "submit" }, "Continue"),
     );
     dialog = h("dialog", { id: "login", class: "login", "aria-label": "Sign in" }, form);
-    form.addEventListener("submit", () => {
-      setToken(input.value);
+    form.addEventListener("submit", async (event) => {
+      event.preventDefault();
+      try {
+        await signInWith(input.value.trim());
+      } catch {
+        input.setCustomValidity("That key was not accepted.");
+        input.reportValidity();
+        input.addEventListener("input", () => input.setCustomValidity(""), { once: true });
+        return;
+      }
       dialog.close();
       dialog.remove();
       resolve();

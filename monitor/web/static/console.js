@@ -13,6 +13,7 @@ import {
   h,
   refreshTimes,
   showConnection,
+  signInWith,
   storage,
   timeEl,
 } from "./common.js";
@@ -549,6 +550,13 @@ async function signIn(message) {
 let booted = false;
 async function boot() {
   showConnection("connecting", { pill: ui.pill, banner: ui.banner });
+  if (!booted && !feed) {
+    try {
+      await signInWith();
+    } catch {
+      return signIn("That key was not accepted.");
+    }
+  }
   let alerts;
   try {
     [alerts] = await Promise.all([api("/v1/alerts?limit=200"), loadBoard()]);

@@ -12,6 +12,7 @@ import {
   h,
   refreshTimes,
   showConnection,
+  signInWith,
   storage,
   timeEl,
 } from "./common.js";
@@ -171,9 +172,14 @@ function add(alert, { live = false } = {}) {
   }
 }
 
-function boot() {
+async function boot() {
   ui.agentLabel.textContent = `nudges for ${agentId}`;
   render();
+  try {
+    await signInWith();
+  } catch {
+    await askForKey("That key was not accepted.");
+  }
   feed = new LiveFeed({
     path: `/v1/agents/${encodeURIComponent(agentId)}/nudges`,
     cursor: `${Date.now() - HISTORY_MS}-0`,
