@@ -26,7 +26,10 @@ from typing import Any, TextIO
 
 import httpx
 
+from monitor.errors import CalmwatchError
 from monitor.schemas import Party, Role
+from monitor.scoring import Scorer, VaderScorer
+from monitor.settings import Settings
 
 DEMO_FILE = Path(__file__).resolve().parent / "web" / "demo" / "conversations.json"
 
@@ -217,9 +220,10 @@ def _headers(token: str | None) -> dict[str, str]:
 def _print_urls(base: str, conversations: Sequence[DemoConversation], token: str | None, out: TextIO) -> None:
     agents = {c.agent.id: c.agent.name for c in conversations}
     suffix = f"?token={token}" if token else ""
-    print(f"\n  Supervisor console   {base}/{suffix}", file=out)
+    width = max(len(f"Sidebar of {name or agent_id}") for agent_id, name in agents.items())
+    print(f"\n  {'Supervisor console':<{width}}  {base}/{suffix}", file=out)
     for agent_id, name in agents.items():
-        print(f"  Sidebar of {name or agent_id:<9} {base}/sidebar/{agent_id}{suffix}", file=out)
+        print(f"  {'Sidebar of ' + (name or agent_id):<{width}}  {base}/sidebar/{agent_id}{suffix}", file=out)
     print("", file=out, flush=True)
 
 
@@ -253,13 +257,23 @@ def _port_free(host: str, port: int) -> bool:
     return True
 
 
+def _demo_scorer(settings: Settings, out: TextIO) -> Scorer:
+    """The configured scorer; VADER when the trained model is not there, so that a demo always starts."""
+    from monitor.runtime import load_scorer
+
+    try:
+        return load_scorer(settings)
+    except CalmwatchError as exc:
+        print(f"The trained model could not be loaded ({exc}); the demo scores with VADER instead.", file=out)
+        return VaderScorer()
+
+
 async def _serve_and_replay(conversations: Sequence[DemoConversation], options: DemoOptions, out: TextIO) -> int:
     """Start the service in this process, replay into it, and keep serving until Ctrl-C."""
     import uvicorn
 
     from monitor.app import create_app
     from monitor.observability import configure_logging
-    from monitor.settings import Settings
 
     overrides = {"scorer": options.scorer, "host": options.host, "port": options.port}
     settings = Settings(**{k: v for k, v in overrides.items() if v is not None})  # type: ignore[arg-type]
@@ -268,9 +282,10 @@ async def _serve_and_replay(conversations: Sequence[DemoConversation], options: 
     if not _port_free(settings.host, settings.port):
         print(f"calmwatch demo: port {settings.port} is taken; pass --port, or --url of a running service", file=out)
         return 1
-    print(f"Starting Calmwatch on {base} (scorer: {settings.scorer}) ...", file=out, flush=True)
+    scorer = await asyncio.to_thread(_demo_scorer, settings, out)
+    print(f"Starting Calmwatch on {base} (scorer: {scorer.name}) ...", file=out, flush=True)
     config = uvicorn.Config(
-        create_app(settings),
+        create_app(settings, scorer=scorer),
         host=settings.host,
         port=settings.port,
         ws_max_size=settings.max_frame_bytes,
@@ -282,8 +297,9 @@ async def _serve_and_replay(conversations: Sequence[DemoConversation], options: 
     serving = asyncio.create_task(server.serve())
     while not server.started:
         if serving.done():
-            await serving
-            print("calmwatch demo: the service did not start (see above); `--scorer vader` needs no model", file=out)
+            with contextlib.suppress(SystemExit):  # uvicorn exits this way when start-up fails; it logged why
+                await serving
+            print("calmwatch demo: the service did not start (see the log above)", file=out)
             return 1
         await asyncio.sleep(0.05)
     _print_urls(base, conversations, options.token, out)

@@ -15,8 +15,17 @@ from websockets.sync.client import connect
 
 from monitor import keys
 from monitor.acks import AckStore
-from monitor.demo import DemoOptions, Replayer, demo_command, load_demo_conversations, load_other_conversations
+from monitor.demo import (
+    DemoOptions,
+    Replayer,
+    _demo_scorer,
+    demo_command,
+    load_demo_conversations,
+    load_other_conversations,
+)
 from monitor.schemas import ChatMessage
+from monitor.scoring import VaderScorer
+from monitor.settings import Settings
 from tests.conftest import LiveServer
 
 ANGRY = "This is ridiculous and unacceptable, I am furious"
@@ -178,3 +187,11 @@ def test_other_conversations_come_from_the_replay_formats(tmp_path: Path) -> Non
     [conv] = load_other_conversations(support, limit=5)
     assert conv.agent.name == "AcmeHelp" and conv.agent.id == "acmehelp"
     assert [t.role for t in conv.turns] == ["customer", "agent"]
+
+
+def test_demo_falls_back_to_vader_without_a_model(tmp_path: Path) -> None:
+    """A demo must start on a fresh checkout: with no model artifact it says so and scores with VADER."""
+    out = io.StringIO()
+    scorer = _demo_scorer(Settings(scorer="model", model_path=tmp_path / "missing"), out)
+    assert isinstance(scorer, VaderScorer)
+    assert "VADER" in out.getvalue() and "missing" in out.getvalue()
