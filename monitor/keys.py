@@ -57,9 +57,10 @@ def conversation_keys(conversation_id: str) -> list[str]:
 
 # --- access (monitor/auth.py)
 #: Hash: sha256 hex of an API key -> JSON key record (id, role, agent_id, name, created_at). Keys are never stored.
-API_KEYS = f"{PREFIX}auth:keys"
-#: Hash: key id -> sha256 hex of the key, so a key can be revoked (and its tokens refused) by id.
-API_KEY_IDS = f"{PREFIX}auth:key-ids"
+API_KEYS = f"{PREFIX}{{auth}}:keys"
+#: Hash: key id -> sha256 hex of the key, so a key can be revoked (and its tokens refused) by id. Both hashes
+#: share the ``{auth}`` hash tag so that creating and revoking a key is one MULTI, on Redis Cluster too.
+API_KEY_IDS = f"{PREFIX}{{auth}}:key-ids"
 #: String: the random secret that signs short-lived tokens, shared by every service process (SET NX at start).
 TOKEN_SECRET = f"{PREFIX}auth:token-secret"
 

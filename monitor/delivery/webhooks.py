@@ -254,8 +254,9 @@ class WebhookStore:
                     continue  # someone else changed an endpoint meanwhile: read again
 
     async def delete(self, endpoint_id: str) -> bool:
-        """Remove the endpoint; its queued deliveries go with it (their records expire on their own)."""
-        async with self._redis.pipeline(transaction=True) as pipe:
+        """Remove the endpoint; its queued deliveries go with it (their records expire on their own). Not one
+        MULTI: the endpoint's keys live in its own hash slot, and a due set left by a crash here is never read."""
+        async with self._redis.pipeline(transaction=False) as pipe:
             pipe.hdel(keys.WEBHOOKS, endpoint_id)
             pipe.delete(keys.webhook_due(endpoint_id))
             pipe.delete(keys.webhook_deliveries(endpoint_id))
