@@ -386,3 +386,56 @@ def test_webhook_api_validates_and_manages_endpoints(flushed_redis: str, receive
         assert client.delete(url).status_code == 204
         assert client.get(url).status_code == 404
         assert client.delete(url).status_code == 404
+
+
+def test_default_retry_schedule_reaches_hours() -> None:
+    """The documented default: 7 retries after the first attempt, the last about 28 hours after the event."""
+    from monitor.settings import Settings
+
+    schedule = Settings().webhook_retry_schedule_s
+    assert schedule == [5.0, 300.0, 1800.0, 7200.0, 18000.0, 36000.0, 36000.0]
+    assert 27 * 3600 < sum(schedule) < 29 * 3600
+
+
+async def test_each_failure_is_rescheduled_with_jittered_backoff_then_fails(flushed_redis: str) -> None:
+    """After each failed attempt the next is due after the schedule's delay +-20 %; after the last it is
+    `failed` and off the due set. The webhook-id and body never change."""
+    from redis.asyncio import Redis
+
+    from monitor.delivery.webhooks import WebhookDispatcher
+
+    seen: list[tuple[str, bytes]] = []
+
+    def refuse(request: httpx.Request) -> httpx.Response:
+        seen.append((request.headers["webhook-id"], request.content))
+        return httpx.Response(500, text="down")
+
+    redis_client = Redis.from_url(flushed_redis)
+    settings = make_settings(flushed_redis, webhook_retry_schedule_s=[100.0, 1000.0])
+    http = httpx.AsyncClient(transport=httpx.MockTransport(refuse))
+    dispatcher = WebhookDispatcher(redis_client, settings, client=http)
+    try:
+        endpoint = await dispatcher.store.create("http://receiver.invalid/hook", ["alert.raised"])
+        alert = Alert(id="5-0", rule="anger", severity="warning", conversation_id="c", message_id="m", agent_id="a",
+                      audience=["agent"], nudge="n", reason="r", created_at=datetime.now(UTC))  # fmt: skip
+        assert await dispatcher.queue_alert(alert, [endpoint]) == 1
+        assert await dispatcher.queue_alert(alert, [endpoint]) == 0  # the same alert again queues nothing
+        for delay in (100.0, 1000.0, None):
+            [delivery_id] = await dispatcher.store.claim(endpoint.id, 5, lease_s=30)
+            loaded = await dispatcher.store.load(endpoint.id, delivery_id)
+            assert loaded is not None
+            before = time.time()
+            await dispatcher.attempt(endpoint, *loaded)
+            view = await dispatcher.store.delivery(endpoint.id, delivery_id)
+            assert view is not None and view.attempts[-1].response == "down"
+            due = await redis_client.zscore(keys.webhook_due(endpoint.id), delivery_id)
+            if delay is None:
+                assert view.status == "failed" and view.next_attempt_at is None and due is None
+            else:
+                assert view.status == "pending" and due is not None
+                assert before + 0.8 * delay - 1 <= due <= time.time() + 1.2 * delay
+                await redis_client.zadd(keys.webhook_due(endpoint.id), {delivery_id: 0})  # make it due now
+        assert len(seen) == 3 and len(set(seen)) == 1 and seen[0][0] == "msg_alert-raised_5-0"
+    finally:
+        await http.aclose()
+        await redis_client.aclose()
