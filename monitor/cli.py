@@ -215,9 +215,10 @@ def _add_demo(sub: Subparsers) -> None:
     p.add_argument("--url", help="a running service (default: the one on --port if it answers, else start one)")
     p.add_argument("--speed", type=float, default=1.0, help="replay speed; 2 = twice as fast as people type")
     p.add_argument("--loop", action="store_true", help="replay round after round until Ctrl-C")
-    p.add_argument("--from", dest="sources", type=Path, action="append", default=[], metavar="PATH",
-                   help="also replay chats from PATH (scenarios, JSONL or the support-conversations JSON)")  # fmt: skip
-    p.add_argument("--count", type=int, default=4, help="how many conversations to take from each --from PATH")
+    p.add_argument("--from", dest="sources", type=Path, action="append", metavar="PATH",
+                   help="also replay chats from PATH: scenarios, JSONL or the support-conversations JSON "
+                        "(default in a checkout: tests/scenarios and ../shared's support conversations)")  # fmt: skip
+    p.add_argument("--count", type=int, default=3, help="how many conversations to take from each source")
     p.add_argument("--token", help="API key, when the service requires one")
     p.add_argument("--open", action="store_true", help="open the console in a web browser")
     p.add_argument("--scorer", choices=["model", "vader"], help="scorer of a service the demo starts")

@@ -29,7 +29,7 @@ import httpx
 from monitor.errors import CalmwatchError
 from monitor.schemas import Party, Role
 from monitor.scoring import Scorer, VaderScorer
-from monitor.settings import Settings
+from monitor.settings import REPO_ROOT, Settings
 
 DEMO_FILE = Path(__file__).resolve().parent / "web" / "demo" / "conversations.json"
 
@@ -82,15 +82,16 @@ def _slug(value: str, fallback: str) -> str:
     return slug if slug and slug[0].isalnum() else fallback
 
 
-def load_other_conversations(path: Path, *, limit: int) -> list[DemoConversation]:
-    """Up to ``limit`` conversations with both a customer and an agent turn, from any format ``calmwatch replay``
-    reads. Agents are named by the file (a company, a scenario's agent); customers without a name get a number."""
+def load_other_conversations(path: Path, *, limit: int, min_turns: int = 3) -> list[DemoConversation]:
+    """Up to ``limit`` conversations with both a customer and an agent turn (and ``min_turns`` in all), from any
+    format ``calmwatch replay`` reads. Agents are named by the file (a company, a scenario's agent); customers
+    without a name get a number."""
     from monitor.replay import load_conversations  # the replay command owns the file formats
 
     picked: list[DemoConversation] = []
     for n, conv in enumerate(load_conversations(path), start=1):
         roles = {t.role for t in conv.turns}
-        if roles != {"customer", "agent"}:
+        if roles != {"customer", "agent"} or len(conv.turns) < min_turns:
             continue
         agent_name = conv.agent_name or "Support"
         picked.append(
@@ -105,6 +106,16 @@ def load_other_conversations(path: Path, *, limit: int) -> list[DemoConversation
         if len(picked) >= limit:
             break
     return picked
+
+
+def extra_sources(root: Path = REPO_ROOT) -> list[Path]:
+    """In a checkout, the demo also replays a few scenario conversations (``tests/scenarios``) and, with the
+    shared data beside the checkout, a few real support conversations; an installed package has neither."""
+    candidates = [
+        root / "tests" / "scenarios",
+        root.parent / "shared" / "data" / "support-conversations" / "conversations.json",
+    ]
+    return [path for path in candidates if path.exists()]
 
 
 def typing_delay(text: str) -> float:
@@ -205,8 +216,8 @@ class DemoOptions:
     speed: float = 1.0
     loop: bool = False
     token: str | None = None
-    sources: list[Path] = field(default_factory=list)
-    source_limit: int = 4
+    sources: list[Path] | None = None  # None: the extra sources of a checkout, when present (extra_sources)
+    source_limit: int = 3
     open_browser: bool = False
     scorer: str | None = None
     host: str | None = None
@@ -322,8 +333,11 @@ def demo_command(options: DemoOptions, out: TextIO = sys.stderr) -> int:
     """``calmwatch demo``: replay into ``--url``, into a service already answering on the default port, or
     into one started here."""
     conversations = load_demo_conversations()
-    for path in options.sources:
-        conversations += load_other_conversations(path, limit=options.source_limit)
+    sources = extra_sources() if options.sources is None else options.sources
+    for path in sources:
+        extra = load_other_conversations(path, limit=options.source_limit)
+        print(f"Adding {len(extra)} conversations from {path}", file=out)
+        conversations += extra
     base = options.url.rstrip("/") if options.url else None
     if base is None:
         host = options.host or "127.0.0.1"

@@ -20,6 +20,7 @@ from monitor.demo import (
     Replayer,
     _demo_scorer,
     demo_command,
+    extra_sources,
     load_demo_conversations,
     load_other_conversations,
 )
@@ -154,7 +155,7 @@ def test_replayer_posts_every_turn_at_typing_pace(live_server: LiveServer) -> No
 def test_demo_command_replays_into_a_running_service(live_server: LiveServer) -> None:
     """`calmwatch demo --url` fills the board of a running service and prints the console and sidebar URLs."""
     out = io.StringIO()
-    assert demo_command(DemoOptions(url=live_server.http, speed=500.0), out=out) == 0
+    assert demo_command(DemoOptions(url=live_server.http, speed=500.0, sources=[]), out=out) == 0
     with httpx.Client(base_url=live_server.http) as client:
         board = client.get("/v1/conversations").json()
         assert len(board) == len(load_demo_conversations())
@@ -180,13 +181,14 @@ def test_other_conversations_come_from_the_replay_formats(tmp_path: Path) -> Non
         "dialogContent": [
             {"client": "someone", "message": "@AcmeHelp my order is late again", "tweet_ID": "1"},
             {"agent": "AcmeHelp", "message": "Sorry! Please DM us the order number.", "tweet_ID": "2"},
+            {"client": "someone", "message": "Done, sent it.", "tweet_ID": "3"},
         ],
     }
     only_customer = {"dialogHeader": {"sessionID": "s2"}, "dialogContent": [{"client": "x", "message": "hello"}]}
     support.write_text(json.dumps([dialog, only_customer]))
     [conv] = load_other_conversations(support, limit=5)
     assert conv.agent.name == "AcmeHelp" and conv.agent.id == "acmehelp"
-    assert [t.role for t in conv.turns] == ["customer", "agent"]
+    assert [t.role for t in conv.turns] == ["customer", "agent", "customer"]
 
 
 def test_demo_falls_back_to_vader_without_a_model(tmp_path: Path) -> None:
@@ -195,3 +197,14 @@ def test_demo_falls_back_to_vader_without_a_model(tmp_path: Path) -> None:
     scorer = _demo_scorer(Settings(scorer="model", model_path=tmp_path / "missing"), out)
     assert isinstance(scorer, VaderScorer)
     assert "VADER" in out.getvalue() and "missing" in out.getvalue()
+
+
+def test_a_checkout_adds_scenarios_and_support_conversations(tmp_path: Path) -> None:
+    """Without --from, a checkout's tests/scenarios and ../shared's support conversations join the demo if present."""
+    root = tmp_path / "main"
+    assert extra_sources(root) == []
+    (root / "tests" / "scenarios").mkdir(parents=True)
+    support = tmp_path / "shared" / "data" / "support-conversations" / "conversations.json"
+    support.parent.mkdir(parents=True)
+    support.write_text("[]")
+    assert extra_sources(root) == [root / "tests" / "scenarios", support]

@@ -595,5 +595,8 @@ async function boot() {
 ui.filters.addEventListener("change", applyFilters);
 ui.filters.addEventListener("submit", (event) => event.preventDefault());
 setInterval(() => refreshTimes(), 15000);
-window.calmwatch = { state, feedCursor: () => feed?.cursor ?? null };
+// Ended conversations leave the board; no live event says so, so the board is re-read now and then.
+setInterval(() => {
+  if (ui.pill.dataset.state === "live") loadBoard().catch(() => {});
+}, 30000);
 boot();
