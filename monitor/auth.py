@@ -41,10 +41,12 @@ from datetime import UTC, datetime
 from typing import Annotated, Literal, get_args
 
 import structlog
-from fastapi import Depends, HTTPException
+from fastapi import Depends, HTTPException, Security
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import BaseModel
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
+from starlette.exceptions import WebSocketException
 from starlette.requests import HTTPConnection
 from starlette.websockets import WebSocket
 
@@ -337,12 +339,19 @@ def _authenticator(conn: HTTPConnection) -> Authenticator:
     return auth
 
 
-def credential_of(conn: HTTPConnection) -> str | None:
+#: Declares the scheme in OpenAPI (the "Authorize" button of /docs); works for REST and websockets alike.
+_bearer = HTTPBearer(
+    auto_error=False,
+    scheme_name="apiKey",
+    description="An API key (cwk_...) or a token from POST /v1/auth/token (cwt_...). Websockets: or ?token=.",
+)
+Bearer = Annotated[HTTPAuthorizationCredentials | None, Security(_bearer)]
+
+
+def credential_of(conn: HTTPConnection, bearer: HTTPAuthorizationCredentials | None) -> str | None:
     """``Authorization: Bearer`` first; websockets may pass ``?token=`` since browsers cannot set headers."""
-    header = conn.headers.get("authorization", "")
-    scheme, _, value = header.partition(" ")
-    if scheme.lower() == "bearer" and value.strip():
-        return value.strip()
+    if bearer is not None and bearer.credentials.strip():
+        return bearer.credentials.strip()
     if isinstance(conn, WebSocket):
         return conn.query_params.get("token") or None
     return None
@@ -350,26 +359,26 @@ def credential_of(conn: HTTPConnection) -> str | None:
 
 def _refuse(conn: HTTPConnection, status: int, detail: str) -> Exception:
     if isinstance(conn, WebSocket):
-        from starlette.exceptions import WebSocketException
-
         return WebSocketException(code=CLOSE_POLICY, reason=detail[:120])
     headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
     return HTTPException(status_code=status, detail=detail, headers=headers)
 
 
-async def current_principal(conn: HTTPConnection) -> Principal:
+async def current_principal(conn: HTTPConnection, bearer: Bearer) -> Principal:
     """Any authenticated caller (401 / close 1008 otherwise)."""
     try:
-        return await _authenticator(conn).authenticate(credential_of(conn))
+        return await _authenticator(conn).authenticate(credential_of(conn, bearer))
     except UnauthenticatedError as exc:
         raise _refuse(conn, 401, str(exc)) from None
 
 
-def require(capability: Capability) -> Callable[[HTTPConnection], Awaitable[Principal]]:
+AnyCaller = Annotated[Principal, Depends(current_principal)]
+
+
+def require(capability: Capability) -> Callable[[HTTPConnection, Principal], Awaitable[Principal]]:
     """A dependency admitting callers whose role has ``capability`` (403 / close 1008 for the others)."""
 
-    async def dependency(conn: HTTPConnection) -> Principal:
-        principal = await current_principal(conn)
+    async def dependency(conn: HTTPConnection, principal: AnyCaller) -> Principal:
         if not principal.can(capability):
             raise _refuse(conn, 403, f"a {principal.role} key may not do this (needs {capability})")
         return principal
@@ -378,16 +387,16 @@ def require(capability: Capability) -> Callable[[HTTPConnection], Awaitable[Prin
     return dependency
 
 
-async def require_ingest(conn: HTTPConnection) -> Principal:
+async def require_ingest(
+    conn: HTTPConnection, principal: Annotated[Principal, Depends(require("ingest"))]
+) -> Principal:
     """An ingest caller with room left in its rate limit (429 with ``Retry-After`` otherwise)."""
-    principal = await require("ingest")(conn)
     await _authenticator(conn).take(principal)
     return principal
 
 
-async def require_nudges(conn: HTTPConnection, agent_id: str) -> Principal:
+async def require_nudges(conn: HTTPConnection, agent_id: str, principal: AnyCaller) -> Principal:
     """The agent itself, a supervisor or an admin; any other agent's key is refused."""
-    principal = await current_principal(conn)
     if not principal.can_read_nudges(agent_id):
         raise _refuse(conn, 403, "this key may read only its own agent's nudges")
     return principal
@@ -396,7 +405,6 @@ async def require_nudges(conn: HTTPConnection, agent_id: str) -> Principal:
 Reader = Annotated[Principal, Depends(require("read"))]
 Ingester = Annotated[Principal, Depends(require_ingest)]
 Admin = Annotated[Principal, Depends(require("admin"))]
-AnyCaller = Annotated[Principal, Depends(current_principal)]
 
 
 def retry_after_header(seconds: float) -> str:
