@@ -82,10 +82,15 @@ def _slug(value: str, fallback: str) -> str:
     return slug if slug and slug[0].isalnum() else fallback
 
 
+#: Display names for customers a dataset leaves anonymous (the support conversations have only handles).
+_STAND_IN_NAMES = ("Alex Morgan", "Jordan Silva", "Sam Carter", "Noor Haddad", "Chris Novak", "Mia Jensen",
+                   "Ravi Menon", "Elena Petrova", "Omar Farouk", "Grace Liu")  # fmt: skip
+
+
 def load_other_conversations(path: Path, *, limit: int, min_turns: int = 3) -> list[DemoConversation]:
     """Up to ``limit`` conversations with both a customer and an agent turn (and ``min_turns`` in all), from any
     format ``calmwatch replay`` reads. Agents are named by the file (a company, a scenario's agent); customers
-    without a name get a number."""
+    without a name get a stand-in name, so the nudges that use first names read naturally."""
     from monitor.replay import load_conversations  # the replay command owns the file formats
 
     picked: list[DemoConversation] = []
@@ -94,12 +99,13 @@ def load_other_conversations(path: Path, *, limit: int, min_turns: int = 3) -> l
         if roles != {"customer", "agent"} or len(conv.turns) < min_turns:
             continue
         agent_name = conv.agent_name or "Support"
+        customer_name = conv.customer_name or _STAND_IN_NAMES[n % len(_STAND_IN_NAMES)]
         picked.append(
             DemoConversation(
                 key=_slug(conv.conversation_id, f"conv-{n}"),
-                customer=Party(id=f"customer-{n}", name=conv.customer_name or f"Customer {n}"),
+                customer=Party(id=f"customer-{n}", name=customer_name),
                 agent=Party(id=_slug(agent_name, "agent"), name=agent_name),
-                channel=conv.description[:64] or None,
+                channel=None,
                 turns=tuple(DemoTurn(t.role, t.text[:4000]) for t in conv.turns[:12] if t.text.strip()),
             )
         )
