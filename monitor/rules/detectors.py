@@ -147,8 +147,8 @@ class ShoutingParams(LoudParams):
     calm_anger: float = Field(default=0.3, ge=0.0, le=1.0)
 
 
-def _loud(ctx: TurnContext, turn: TurnRecord, p: LoudParams) -> str | None:
-    """What makes the turn loud, or ``None``. Punctuation runs alone count only on an upset turn."""
+def _loud(ctx: TurnContext, turn: TurnRecord, p: LoudParams) -> tuple[str, bool] | None:
+    """What makes the turn loud and whether capitals do, or ``None``. ``!!!`` alone counts only on an upset turn."""
     sig = ctx.features(turn).shouting
     by_caps = sig.loud_words >= p.min_loud_words and sig.loud_ratio >= p.min_loud_ratio
     by_caps = by_caps or sig.longest_loud_run >= p.min_run
@@ -160,20 +160,22 @@ def _loud(ctx: TurnContext, turn: TurnRecord, p: LoudParams) -> str | None:
         parts.append(f"{sig.loud_words} capital words ({sig.loud_ratio:.0%} of letters, run of {sig.longest_loud_run})")
     if by_punct:
         parts.append(f"{sig.punctuation_runs} run(s) of !!!/??? with anger/frustration {_upset(turn):.2f}")
-    return ", ".join(parts)
+    return ", ".join(parts), by_caps
 
 
-@_register("shouting", ShoutingParams, watches={"customer", "agent"})
+@_register("shouting", ShoutingParams, watches={"customer", "agent"}, variants={"capitals", "punctuation"})
 def shouting(ctx: TurnContext, p: Params) -> Finding | None:
     """The new turn is written in capitals or with runs of ``!!!``/``???`` - unless it is plainly happy."""
     assert isinstance(p, ShoutingParams)
     turn = ctx.latest
-    what = _loud(ctx, turn, p)
-    if what is None:
+    loud = _loud(ctx, turn, p)
+    if loud is None:
         return None
     if turn.scores.sentiment >= p.calm_sentiment and turn.scores.anger < p.calm_anger:
         return None
-    return Finding(f"{what}; sentiment {turn.scores.sentiment:+.2f}, anger {turn.scores.anger:.2f}")
+    what, by_caps = loud
+    scores = f"sentiment {turn.scores.sentiment:+.2f}, anger {turn.scores.anger:.2f}"
+    return Finding(f"{what}; {scores}", "capitals" if by_caps else "punctuation")
 
 
 # -------------------------------------------------------------------------------------------- vulgarity
@@ -366,7 +368,7 @@ def agent_tone(ctx: TurnContext, p: Params) -> Finding | None:
         return Finding(f"dismissive phrase {feats.dismissive!r}", "dismissive")
     loud = _loud(ctx, turn, p)
     if loud is not None:
-        return Finding(loud, "shouting")
+        return Finding(loud[0], "shouting")
     # An apology or condolence reads as negative to a lexicon ("so sorry for your loss"), yet is the right tone.
     negative = turn.scores.sentiment <= p.negative_sentiment and turn.scores.anger >= p.anger
     if negative and feats.apology is None:
@@ -381,7 +383,7 @@ class DeEscalatedParams(Params):
     peak: float = Field(default=0.6, ge=0.0, le=1.0, description="earlier anger/frustration at least this ...")
     calm: float = Field(default=0.3, ge=0.0, le=1.0, description="... and now at most this")
     window: int = Field(default=6, ge=2, le=20, description="customer turns searched for the peak")
-    min_sentiment: float = Field(default=0.0, ge=-1.0, le=1.0)
+    min_sentiment: float = Field(default=0.2, ge=-1.0, le=1.0)
 
     @model_validator(mode="after")
     def _calm_below_peak(self) -> DeEscalatedParams:
