@@ -439,3 +439,17 @@ async def test_each_failure_is_rescheduled_with_jittered_backoff_then_fails(flus
     finally:
         await http.aclose()
         await redis_client.aclose()
+
+
+def test_a_stopped_service_leaves_no_consumer_behind(flushed_redis: str) -> None:
+    """Each service process reads alerts as its own consumer; a clean stop removes it, so restarts do not pile up
+    consumers in the group."""
+    for _ in range(2):
+        with serve(flushed_redis):
+            pass
+    sync = redis.Redis.from_url(flushed_redis)
+    try:
+        assert sync.xinfo_consumers(keys.ALERTS_STREAM, keys.WEBHOOK_GROUP) == []
+        assert [g["name"] for g in sync.xinfo_groups(keys.ALERTS_STREAM)] == [keys.WEBHOOK_GROUP.encode()]
+    finally:
+        sync.close()

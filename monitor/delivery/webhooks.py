@@ -425,8 +425,19 @@ class WebhookDispatcher:
         for endpoint_id, delivery_id in tasks:
             with contextlib.suppress(Exception):
                 await self.store.release(endpoint_id, delivery_id)
+        with contextlib.suppress(Exception):
+            await self._leave_group()
         if self._owns_client:
             await self._client.aclose()
+
+    async def _leave_group(self) -> None:
+        """Remove this process's consumer from the group, so restarts do not pile up consumers; only when it holds
+        no unacknowledged alert (deleting a consumer drops its pending entries, which another must claim)."""
+        pending = await self._redis.xpending_range(
+            keys.ALERTS_STREAM, keys.WEBHOOK_GROUP, min="-", max="+", count=1, consumername=self._consumer
+        )
+        if not pending:
+            await self._redis.xgroup_delconsumer(keys.ALERTS_STREAM, keys.WEBHOOK_GROUP, self._consumer)
 
     # --- alert stream -> queued deliveries
     async def _fanout_loop(self) -> None:
@@ -447,7 +458,8 @@ class WebhookDispatcher:
                 raise
             except ResponseError as exc:
                 if "NOGROUP" in str(exc):  # the stream or group was deleted (e.g. FLUSHDB): start again at the end
-                    await self._ensure_group()
+                    with contextlib.suppress(Exception):
+                        await self._ensure_group()
                     continue
                 log.warning("webhook fan-out failed; retrying", error=str(exc), retry_in_s=backoff)
                 await asyncio.sleep(backoff)
