@@ -265,6 +265,8 @@ def test_de_escalated_fires_once_after_the_peak(engine: RuleEngine) -> None:
     assert fired(engine, turns)["de_escalated"].severity == "info"
     later = [*turns, ("agent", "Great."), ("customer", "cheers", 0.02, 0.05, 0.4)]
     assert "de_escalated" not in fired(engine, later)
+    shouted = [*turns[:2], ("customer", "PLZ FIX IT", 0.05, 0.05, 0.3)]
+    assert "de_escalated" not in fired(engine, shouted), "capitals are not calm, whatever the model says"
 
 
 def test_follow_up_and_apology_loop(engine: RuleEngine) -> None:

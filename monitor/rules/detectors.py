@@ -404,6 +404,9 @@ def de_escalated(ctx: TurnContext, p: Params) -> Finding | None:
     level = _upset(now)
     if peak < p.peak or level > p.calm or now.scores.sentiment < p.min_sentiment:
         return None
+    loud = ctx.features(now).shouting
+    if loud.is_shouting(min_loud_words=3, min_loud_ratio=0.5, min_run=3) and loud.loud_words:
+        return None  # "PLZ FIX IT" reads calm to a lower-cased model; capitals say otherwise
     # Only the first calm turn after the peak: if an earlier turn since the peak was already calm, stay quiet.
     peak_idx = max(range(len(turns) - 1), key=lambda i: _upset(turns[i]))
     if any(_upset(t) <= p.calm for t in turns[peak_idx + 1 : -1]):
