@@ -8,8 +8,10 @@ webhooks, and verify webhook deliveries on the receiving side.
 ...         print(alert.rule, alert.nudge)
 
 :class:`CalmwatchClient` is synchronous (httpx + ``websockets.sync``), :class:`AsyncCalmwatchClient` the same
-API for asyncio. ``follow_alerts`` reconnects by itself after a dropped connection and resumes from the last
-alert it yielded (``?since=``), so a caller sees every alert exactly once, in order.
+API for asyncio. ``follow_alerts`` reconnects by itself after a dropped connection and resumes after the last
+alert it yielded (``?since=``), so once it has a cursor (the ``since`` given, or the first alert) a caller sees
+every alert once, in order, across reconnects. Pass ``since`` (e.g. the last id you stored) to cover the time
+before the first connection too.
 """
 
 from __future__ import annotations
