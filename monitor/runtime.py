@@ -12,6 +12,7 @@ import contextlib
 import signal
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
+from urllib.parse import urlsplit, urlunsplit
 
 import structlog
 from redis.asyncio import Redis
@@ -66,6 +67,15 @@ def load_scorer(settings: Settings) -> Scorer:
     return load_model(settings.model_path)
 
 
+def redacted(url: str) -> str:
+    """The URL with any password replaced, for logs and error messages (secrets are never logged)."""
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    netloc = parts.netloc.replace(f":{parts.password}@", ":***@", 1)
+    return urlunsplit(parts._replace(netloc=netloc))
+
+
 async def connect_redis(url: str, attempts: int) -> Redis:
     """Ping with bounded, logged retries (arq's habit): a Redis still starting is waited for, a wrong URL is not."""
     client: Redis = Redis.from_url(url)
@@ -81,7 +91,9 @@ async def connect_redis(url: str, attempts: int) -> Redis:
         ) as exc:  # redis raises its own ConnectionError subclasses
             if attempt == attempts:
                 await client.aclose()
-                raise RedisUnavailableError(f"Redis at {url} did not answer after {attempts} attempts: {exc}") from exc
+                where = redacted(url)
+                message = f"Redis at {where} did not answer after {attempts} attempts: {exc}"
+                raise RedisUnavailableError(message) from exc
             log.warning("redis not ready; retrying", attempt=attempt, of=attempts, retry_in_s=delay, error=str(exc))
             await asyncio.sleep(delay)
             delay = min(delay * 2, 5.0)
@@ -134,7 +146,7 @@ async def open_runtime(settings: Settings, *, scorer: Scorer | None = None) -> A
             await asyncio.wait_for(hub.ready.wait(), timeout=10)
             log.info(
                 "calmwatch ready",
-                redis=("embedded " + url) if embedded else url,
+                redis=("embedded " + url) if embedded else redacted(url),
                 scorer=scorer.name,
                 rules=rules.engine.rule_ids,
             )

@@ -326,3 +326,15 @@ def test_secrets_never_reach_the_logs(flushed_redis: str) -> None:
             assert secret not in text
     finally:
         receiver.stop()
+
+
+async def test_redis_password_is_redacted_from_logs_and_errors() -> None:
+    """A Redis URL's password never reaches the start-up error (or the 'ready' log line, which uses the same)."""
+    from monitor.errors import RedisUnavailableError
+    from monitor.runtime import connect_redis, redacted
+
+    assert redacted("redis://:s3cret@redis:6379/0") == "redis://:***@redis:6379/0"
+    assert redacted("unix:///tmp/x/redis.sock") == "unix:///tmp/x/redis.sock"
+    with pytest.raises(RedisUnavailableError) as failed:
+        await connect_redis("redis://user:s3cret@127.0.0.1:1/0", attempts=1)
+    assert "s3cret" not in str(failed.value) and "user:***@127.0.0.1:1" in str(failed.value)
