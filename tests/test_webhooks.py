@@ -453,3 +453,19 @@ def test_a_stopped_service_leaves_no_consumer_behind(flushed_redis: str) -> None
         assert [g["name"] for g in sync.xinfo_groups(keys.ALERTS_STREAM)] == [keys.WEBHOOK_GROUP.encode()]
     finally:
         sync.close()
+
+
+def test_two_service_processes_share_the_work_without_double_sending(flushed_redis: str, receiver: Receiver) -> None:
+    """Two services on one Redis (scale-out): alerts raised on either are delivered once each, whichever
+    process's dispatcher reads or attempts them."""
+    with serve(flushed_redis) as first, serve(flushed_redis) as second:
+        with httpx.Client(base_url=first.http) as one, httpx.Client(base_url=second.http) as two:
+            create_endpoint(one, receiver)
+            alert_ids = []
+            for n in range(6):
+                client = one if n % 2 else two
+                start(client, f"c{n}")
+                alert_ids += [a["id"] for a in angry(client, f"c{n}")]
+        wait_for(lambda: len(receiver.received) >= len(alert_ids), what="every alert")
+        assert sorted(b["data"]["id"] for b in receiver.bodies()) == sorted(alert_ids)
+        assert len(set(receiver.ids())) == len(receiver.ids()) and all(r["verified_by"] for r in receiver.received)
