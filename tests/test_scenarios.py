@@ -12,7 +12,7 @@ import pytest
 
 from monitor.replay import ConversationResult, load_conversations, run_replay
 from monitor.rules import load_rule_pack
-from monitor.settings import REPO_ROOT
+from monitor.settings import REPO_ROOT, Settings
 
 SCENARIOS = REPO_ROOT / "tests" / "scenarios"
 IDS = [c.conversation_id for c in load_conversations(SCENARIOS)]
@@ -22,16 +22,16 @@ pytestmark = pytest.mark.model
 
 @pytest.fixture(scope="module")
 def results(redis_url: str) -> dict[str, ConversationResult]:
-    """Every scenario replayed once with the committed model and the default rule pack."""
+    """Every scenario replayed once with the committed model (or CALMWATCH_MODEL_PATH) and the default pack."""
     from monitor.emotion_model import DEFAULT_ARTIFACT_DIR, load_scorer
 
-    if not DEFAULT_ARTIFACT_DIR.exists():
+    model_path = Settings().model_path
+    if model_path is None and not DEFAULT_ARTIFACT_DIR.exists():
         pytest.skip(f"no trained model artifact at {DEFAULT_ARTIFACT_DIR}")
     engine = load_rule_pack([REPO_ROOT / "rules"])
+    scorer = load_scorer(model_path)
     done = asyncio.run(
-        run_replay(
-            load_conversations(SCENARIOS), engine=engine, scorer=load_scorer(), redis_url=redis_url, progress=False
-        )
+        run_replay(load_conversations(SCENARIOS), engine=engine, scorer=scorer, redis_url=redis_url, progress=False)
     )
     return {r.conversation.conversation_id: r for r in done}
 
