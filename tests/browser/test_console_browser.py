@@ -314,3 +314,14 @@ def test_pages_work_with_api_keys(browser: Browser, flushed_redis: str, screensh
         expect(sidebar.locator(f'li.nudge[data-id="{alert["id"]}"]')).to_be_visible()
         card(console, alert["id"]).get_by_role("button", name=re.compile("^Acknowledge")).click()
         expect(card(console, alert["id"])).to_have_attribute("data-acked", "true")
+
+    # A sidebar opened without a key asks for one instead of retrying in silence.
+    with (
+        LiveServer(make_settings(flushed_redis), KeywordScorer()) as server,
+        opened(browser, server.http + "/sidebar/a1", width=320, height=600) as bare,
+    ):
+        login = bare.get_by_role("dialog", name="Sign in")
+        login.get_by_label("API key").fill(keys["a1"])
+        login.get_by_role("button", name="Continue").click()
+        wait_live(bare)
+        expect(bare.locator(f'li.nudge[data-id="{alert["id"]}"]')).to_be_visible()

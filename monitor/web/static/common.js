@@ -69,9 +69,17 @@ async function exchange(credential) {
   }
 }
 
-/** Call once before the first request: turns a key from the URL or the form into a renewing token. */
+/**
+ * Call once before the first request: turns a key from the URL or the form into a renewing token. Throws
+ * `AuthRequired` when the service refuses it, or wants a key and we have none.
+ */
 export async function signInWith(credential = token) {
-  if (!credential) return;
+  if (!credential) {
+    // Nothing to trade: just ask whether the service wants a key at all (an open one answers without).
+    const response = await fetch("/v1/auth/token", { method: "POST" }).catch(() => null);
+    if (response && (response.status === 401 || response.status === 403)) throw new AuthRequired("no key");
+    return;
+  }
   try {
     await exchange(credential);
   } catch (error) {
@@ -119,13 +127,15 @@ export function compareIds(a, b) {
 /**
  * A websocket that reconnects by itself and resumes from the last alert id it saw (`since=`), so a dropped
  * connection never loses an alert. `onStatus(state)` gets "connecting", "live" or "disconnected";
- * `onResume()` runs after each reconnect, for the state that is not replayed (turns, acknowledgements).
+ * `onResume()` runs after each reconnect, for the state that is not replayed (turns, acknowledgements);
+ * `onAuthFailed()` when the service no longer accepts our token (reconnecting waits for `restart()`).
  */
 export class LiveFeed {
   constructor({ path, params = {}, cursor = null, onEnvelope, onStatus, onResume, onAuthFailed }) {
     Object.assign(this, { path, params, cursor, onEnvelope, onStatus, onResume, onAuthFailed });
     this.attempt = 0;
     this.everOpened = false;
+    this.waitingForKey = false;
     this.socket = null;
     this.timer = null;
   }
@@ -159,20 +169,31 @@ export class LiveFeed {
       }
       this.onEnvelope(envelope);
     });
-    socket.addEventListener("close", (event) => {
+    socket.addEventListener("close", () => {
       if (this.socket !== socket) return;
       this.socket = null;
       this.onStatus?.("disconnected");
-      // 1008 (policy) or 44xx before the socket ever opened: most likely a missing or wrong API key.
-      if (!opened && (event.code === 1008 || (event.code >= 4400 && event.code < 4500))) this.onAuthFailed?.();
+      if (!opened) {
+        // Refused before it opened: the service may be down, or our token expired (a laptop that slept
+        // through the renewal) or was revoked. Renewing the token tells which; only the latter needs the user.
+        signInWith().catch((error) => {
+          if (!(error instanceof AuthRequired)) return;
+          this.waitingForKey = true;
+          clearTimeout(this.timer);
+          this.onAuthFailed?.();
+        });
+      }
       const delay = Math.min(5000, 400 * 2 ** this.attempt) * (0.8 + Math.random() * 0.4);
       this.attempt += 1;
-      this.timer = setTimeout(() => this.connect(), delay);
+      this.timer = setTimeout(() => {
+        if (!this.waitingForKey) this.connect();
+      }, delay);
     });
   }
 
   /** Reconnect now (after the user entered an API key, say). */
   restart() {
+    this.waitingForKey = false;
     clearTimeout(this.timer);
     const old = this.socket;
     this.socket = null;

@@ -584,10 +584,7 @@ async function boot() {
     onEnvelope,
     onStatus: (s) => showConnection(s, { pill: ui.pill, banner: ui.banner }),
     onResume: () => resync().catch(() => {}),
-    onAuthFailed: () =>
-      api("/v1/alerts?limit=1").catch((error) => {
-        if (error instanceof AuthRequired) signIn("That key was not accepted.");
-      }),
+    onAuthFailed: () => signIn("Your sign-in has expired or the key was revoked; enter a key to continue."),
   });
   feed.start();
 }

@@ -191,7 +191,7 @@ async function boot() {
     },
     onStatus: (s) => showConnection(s, { pill: ui.pill, banner: ui.banner }),
     onAuthFailed: async () => {
-      await askForKey("Calmwatch needs your API key to show your nudges.");
+      await askForKey("Your sign-in has expired or the key was revoked; enter your key to see your nudges.");
       feed.restart();
     },
   });
