@@ -168,3 +168,12 @@ def test_cli_replay_refuses_a_missing_file(tmp_path: Path, capsys: pytest.Captur
     """A missing input file is exit code 2 with the path in the message."""
     assert main(["replay", str(tmp_path / "nope.json"), "--scorer", "vader"]) == 2
     assert "nope.json" in capsys.readouterr().err
+
+
+def test_scenarios_name_only_existing_rules(engine: RuleEngine) -> None:
+    """Every rule id a scenario expects or forbids exists, so a typo cannot make a check pass vacuously."""
+    known = set(engine.rule_ids)
+    for conv in load_conversations(SCENARIOS):
+        named = set(conv.raises) | (set() if conv.quiet == "all" else set(conv.quiet))
+        named |= {r for t in conv.turns for r in (*t.expect, *t.forbid)}
+        assert named <= known, (conv.conversation_id, named - known)
