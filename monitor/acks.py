@@ -1,6 +1,7 @@
 """Supervisors' acknowledgements of alerts, kept in Redis so every open console sees the same state.
 
-An acknowledgement is one field of the ``cw:alert-acks`` hash (alert id -> JSON). The first acknowledgement
+An acknowledgement is one field of the ``cw:alert-acks`` hash (alert id -> JSON): the name consoles show and
+the API key that did it. The first acknowledgement
 wins: acknowledging again returns the stored one, so two supervisors clicking at once agree on who did it.
 Acknowledgements are announced on the live channel as ``{"type": "alert.acknowledged", "ack": {...}}``; a
 console that missed one reads them back by alert id when it reconnects. The hash is pruned of alerts that the
@@ -27,6 +28,7 @@ class Acknowledgement(BaseModel):
     alert_id: str
     by: str = Field(max_length=100)
     at: datetime
+    key_id: str | None = Field(default=None, description="the API key that acknowledged (open mode: `open`)")
 
 
 def _text(value: bytes | str) -> str:
@@ -40,9 +42,9 @@ class AckStore:
         self._redis = redis
         self._max_entries = max_entries
 
-    async def acknowledge(self, alert_id: str, by: str) -> tuple[Acknowledgement, bool]:
+    async def acknowledge(self, alert_id: str, by: str, *, key_id: str | None = None) -> tuple[Acknowledgement, bool]:
         """Store the acknowledgement unless one exists; returns it and whether it is new (then it is published)."""
-        ack = Acknowledgement(alert_id=alert_id, by=by, at=utcnow())
+        ack = Acknowledgement(alert_id=alert_id, by=by, at=utcnow(), key_id=key_id)
         created = bool(await self._redis.hsetnx(keys.ALERT_ACKS, alert_id, ack.model_dump_json()))
         if not created:
             stored = await self.get_many([alert_id])

@@ -15,6 +15,7 @@ from websockets.sync.client import connect
 
 from monitor import keys
 from monitor.acks import AckStore
+from monitor.auth import KeyStore
 from monitor.demo import (
     DemoOptions,
     Replayer,
@@ -27,7 +28,8 @@ from monitor.demo import (
 from monitor.schemas import ChatMessage
 from monitor.scoring import VaderScorer
 from monitor.settings import Settings
-from tests.conftest import LiveServer
+from tests.conftest import LiveServer, make_settings
+from tests.fakes import KeywordScorer
 
 ANGRY = "This is ridiculous and unacceptable, I am furious"
 REPO = Path(__file__).resolve().parent.parent
@@ -74,7 +76,7 @@ def test_acknowledgement_is_stored_published_and_first_wins(live_server: LiveSer
         assert alert["customer_name"] == "Maria Lopez"
         with connect(live_server.ws + "/v1/alerts") as feed:
             first = client.post(f"/v1/alerts/{alert['id']}/ack", json={"by": "Dana"})
-            assert first.status_code == 200 and first.json()["by"] == "Dana"
+            assert first.status_code == 200 and first.json()["by"] == "Dana" and first.json()["key_id"] == "open"
             envelope = json.loads(feed.recv(timeout=10))
         assert envelope == {"type": "alert.acknowledged", "ack": first.json()}
         second = client.post(f"/v1/alerts/{alert['id']}/ack", json={"by": "Eve"})
@@ -208,3 +210,28 @@ def test_a_checkout_adds_scenarios_and_support_conversations(tmp_path: Path) -> 
     support.parent.mkdir(parents=True)
     support.write_text("[]")
     assert extra_sources(root) == [root / "tests" / "scenarios", support]
+
+
+def test_acks_need_a_supervisor_key_and_record_it(flushed_redis: str) -> None:
+    """With keys, an ingest key may not acknowledge; a supervisor's ack records that key's id."""
+
+    async def make_keys() -> dict[str, tuple[str, str]]:
+        redis = Redis.from_url(flushed_redis)
+        try:
+            store = KeyStore(redis)
+            made = {role: await store.create(role) for role in ("ingest", "supervisor")}
+            return {role: (key, record.id) for role, (key, record) in made.items()}
+        finally:
+            await redis.aclose()
+
+    keys_made = asyncio.run(make_keys())
+    with LiveServer(make_settings(flushed_redis), KeywordScorer()) as server:
+        auth = {role: {"Authorization": f"Bearer {key}"} for role, (key, _) in keys_made.items()}
+        with httpx.Client(base_url=server.http, headers=auth["ingest"]) as ingest:
+            start(ingest, "c1")
+            alert = angry_alert(ingest, "c1")
+            assert ingest.post(f"/v1/alerts/{alert['id']}/ack").status_code == 403
+        with httpx.Client(base_url=server.http, headers=auth["supervisor"]) as supervisor:
+            ack = supervisor.post(f"/v1/alerts/{alert['id']}/ack", json={"by": "Dana"}).json()
+            assert ack["key_id"] == keys_made["supervisor"][1] and ack["by"] == "Dana"
+            assert supervisor.get("/v1/alerts/acks", params={"ids": alert["id"]}).json() == [ack]

@@ -19,7 +19,7 @@ from monitor.acks import Acknowledgement, AckStore
 from monitor.alerts import is_stream_id
 from monitor.api.deps import runtime
 from monitor.api.errors import ErrorBody, error_response
-from monitor.auth import require
+from monitor.auth import Principal, require
 from monitor.runtime import Runtime
 
 router = APIRouter()
@@ -93,15 +93,21 @@ def _acks(rt: Runtime) -> AckStore:
     tags=["alerts"],
     response_model=Acknowledgement,
     responses={404: {"model": ErrorBody}, 422: {"model": ErrorBody}},
-    dependencies=[Depends(require("read"))],  # supervisors (and admins) acknowledge
 )
-async def acknowledge_alert(alert_id: str, rt: Rt, body: AckRequest | None = None) -> Acknowledgement | JSONResponse:
-    """Acknowledge an alert for every console; acknowledging it again returns the first acknowledgement."""
+async def acknowledge_alert(
+    alert_id: str,
+    rt: Rt,
+    principal: Annotated[Principal, Depends(require("read"))],  # supervisors (and admins) acknowledge
+    body: AckRequest | None = None,
+) -> Acknowledgement | JSONResponse:
+    """Acknowledge an alert for every console; acknowledging it again returns the first acknowledgement.
+
+    ``by`` is the name consoles show; the key that did it is recorded beside it (``key_id``) for the audit."""
     if not is_stream_id(alert_id):
         return error_response(422, "invalid_alert_id", f"{alert_id!r} is not an alert id (like 1700000000000-0)")
     if not await rt.alerts.get_many([alert_id]):
         return error_response(404, "unknown_alert", f"no alert {alert_id!r} (never raised, or trimmed)")
-    ack, _ = await _acks(rt).acknowledge(alert_id, (body or AckRequest()).by)
+    ack, _ = await _acks(rt).acknowledge(alert_id, (body or AckRequest()).by, key_id=principal.key_id)
     return ack
 
 
