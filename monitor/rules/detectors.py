@@ -70,9 +70,6 @@ def _register(
     return add
 
 
-Prob = Field(ge=0.0, le=1.0)
-
-
 def _upset(turn: TurnRecord) -> float:
     return max(turn.scores.anger, turn.scores.frustration)
 
