@@ -208,9 +208,10 @@ def test_acknowledging_in_one_console_updates_every_console(
             expect(card(page, alert["id"])).to_be_visible()
             expect(page.locator("#stat-open")).to_have_text(str(len(alerts)))
 
+        one.get_by_label("Acknowledge as").fill("Dana")
         card(one, alert["id"]).get_by_role("button", name=re.compile("^Acknowledge")).click()
         expect(card(two, alert["id"])).to_have_attribute("data-acked", "true")
-        expect(card(two, alert["id"])).to_contain_text("Acknowledged by supervisor")
+        expect(card(two, alert["id"])).to_contain_text("Acknowledged by Dana")
         expect(two.locator("#stat-open")).to_have_text(str(len(alerts) - 1))
         screenshot(two, "console-acknowledged")
 

@@ -60,8 +60,13 @@ const state = {
 const directory = new ConversationDirectory();
 let feed = null;
 
+const local = storage("localStorage");
+const me = $("me");
+me.value = local.getItem(ACK_NAME_KEY) || "";
+me.addEventListener("change", () => local.setItem(ACK_NAME_KEY, me.value.trim()));
+
 function supervisorName() {
-  return storage("localStorage").getItem(ACK_NAME_KEY) || "supervisor";
+  return me.value.trim() || "supervisor";
 }
 
 function riskLevel(risk) {

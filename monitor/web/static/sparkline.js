@@ -10,8 +10,10 @@ function node(tag, attrs = {}) {
 }
 
 function points(values, width, height, pad) {
+  // The newest turn is always at the right edge; a single turn is a dot there.
   const step = values.length > 1 ? (width - 2 * pad) / (values.length - 1) : 0;
-  return values.map((v, i) => [pad + i * step, pad + (1 - Math.min(1, Math.max(0, v))) * (height - 2 * pad)]);
+  const x0 = values.length > 1 ? pad : width - pad;
+  return values.map((v, i) => [x0 + i * step, pad + (1 - Math.min(1, Math.max(0, v))) * (height - 2 * pad)]);
 }
 
 function pct(value) {
