@@ -18,7 +18,16 @@ from redis.asyncio import Redis
 from websockets.exceptions import InvalidStatus
 from websockets.sync.client import connect
 
-from monitor.auth import KeyStore, Principal, Role, TokenSigner, check_exposure, is_loopback
+from monitor.auth import (
+    Authenticator,
+    KeyStore,
+    Principal,
+    Role,
+    TokenSigner,
+    UnauthenticatedError,
+    check_exposure,
+    is_loopback,
+)
 from monitor.errors import ConfigurationError
 from monitor.runtime import open_runtime
 from tests.conftest import LiveServer, make_settings
@@ -248,6 +257,11 @@ async def test_no_keys_on_a_public_interface_refuses_to_start(flushed_redis: str
     async with open_runtime(bootstrap, scorer=KeywordScorer()) as rt:
         principal = await rt.auth.authenticate("cwk_bootstrap-admin-key-for-compose")
         assert principal.role == "admin" and not await rt.auth.is_open()
+        token, _ = rt.auth.signer.issue(principal, 60)
+        assert (await rt.auth.authenticate(token)).role == "admin"
+        replaced = Authenticator(rt.redis, bootstrap.model_copy(update={"admin_key": "cwk_new"}), rt.auth.signer)
+        with pytest.raises(UnauthenticatedError):
+            await replaced.authenticate(token)  # a token of the previous admin key dies with it
     redis = Redis.from_url(flushed_redis)
     await KeyStore(redis).create("ingest")
     await redis.aclose()
