@@ -81,6 +81,17 @@ def seed_demo(base_url: str) -> list[DemoResult]:
         return pool.submit(asyncio.run, run()).result()
 
 
+def unlabelled_controls(page: Page) -> list[str]:
+    """Buttons, inputs and selects that a screen reader would announce without a name."""
+    script = """els => els.filter(el => {
+        const name = el.getAttribute('aria-label') || (el.labels && [...el.labels].map(l => l.textContent).join(''))
+            || (el.tagName === 'BUTTON' ? el.textContent : '');
+        return !name || !name.trim();
+    }).map(el => el.outerHTML.slice(0, 80))"""
+    found: list[str] = page.locator("button, input, select").evaluate_all(script)
+    return found
+
+
 def card(page: Page, alert_id: str) -> Any:
     return page.locator(f'li.alert[data-id="{alert_id}"]')
 
@@ -122,6 +133,8 @@ def test_posted_messages_show_up_live_in_console_and_sidebar(
         expect(sidebar.locator("li.chat").first).to_have_attribute("data-cid", "walk-in")  # newest on top
         screenshot(console, "console")
         screenshot(sidebar, "sidebar")
+        for page in (console, sidebar):
+            assert unlabelled_controls(page) == []
 
         # Keyboard: open the riskiest conversation's transcript with Enter, close it with Escape.
         console.locator("li.conv button").first.focus()
