@@ -275,11 +275,13 @@ class Authenticator:
             return False
         return await self.keys.count() == 0
 
-    async def authenticate(self, credential: str | None) -> Principal:
+    async def authenticate(self, credential: str | None, *, client_host: str | None = None) -> Principal:
         """The caller; raises :class:`UnauthenticatedError`. A credential, when sent, is always checked, even when
-        the service is open, so a wrong key is never silently accepted."""
+        the service is open, so a wrong key is never silently accepted. Open mode admits only local clients
+        (``client_host`` loopback, or None for a unix socket), whatever interface the server was really bound to."""
         if not credential:
-            if await self.is_open():
+            local = client_host is None or is_loopback(client_host)
+            if local and await self.is_open():
                 return Principal(key_id=OPEN_ID, role="admin")
             raise UnauthenticatedError("an API key or token is required (Authorization: Bearer ...)")
         if credential.startswith(TOKEN_PREFIX):
@@ -371,7 +373,8 @@ def _refuse(conn: HTTPConnection, status: int, detail: str) -> Exception:
 async def current_principal(conn: HTTPConnection, bearer: Bearer) -> Principal:
     """Any authenticated caller (401 / close 1008 otherwise)."""
     try:
-        return await _authenticator(conn).authenticate(credential_of(conn, bearer))
+        client_host = conn.client.host if conn.client else None
+        return await _authenticator(conn).authenticate(credential_of(conn, bearer), client_host=client_host)
     except UnauthenticatedError as exc:
         raise _refuse(conn, 401, str(exc)) from None
 

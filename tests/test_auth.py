@@ -277,7 +277,9 @@ async def test_open_on_loopback_is_loud_and_still_checks_credentials(flushed_red
     assert any("NO API KEYS" in entry["event"] for entry in logs)
     async with open_runtime(make_settings(flushed_redis), scorer=KeywordScorer()) as rt:
         assert await rt.auth.is_open()
-        assert (await rt.auth.authenticate(None)).role == "admin"
+        assert (await rt.auth.authenticate(None, client_host="127.0.0.1")).role == "admin"
+        with pytest.raises(UnauthenticatedError):  # however the server was really bound, open means local only
+            await rt.auth.authenticate(None, client_host="192.168.1.20")
         with pytest.raises(Exception, match="unknown API key"):
             await rt.auth.authenticate("cwk_wrong")
     assert is_loopback("127.0.0.1") and is_loopback("::1") and is_loopback("localhost")
