@@ -65,7 +65,7 @@ class AckStore:
     async def _prune(self) -> None:
         """Drop acknowledgements of alerts older than the oldest one the stream still holds."""
         oldest = await self._redis.xrange(keys.ALERTS_STREAM, count=1)
-        if not oldest:
+        if not oldest or oldest[0][0] is None:
             return
         floor = stream_id_key(_text(oldest[0][0]))
         stale = [

@@ -35,6 +35,10 @@ ANGRY = "This is ridiculous and unacceptable, I am furious"
 REPO = Path(__file__).resolve().parent.parent
 
 
+def text(value: bytes | str) -> str:
+    return value.decode() if isinstance(value, bytes) else value
+
+
 def start(client: httpx.Client, cid: str, agent: str = "a1", name: str = "Maria Lopez") -> None:
     r = client.post(
         "/v1/conversations",
@@ -106,13 +110,13 @@ async def test_acks_are_pruned_with_the_alert_stream(flushed_redis: str) -> None
     """Past max_entries, acks of alerts the stream has trimmed are deleted; acks of kept alerts stay."""
     redis = Redis.from_url(flushed_redis)
     try:
-        ids = [(await redis.xadd(keys.ALERTS_STREAM, {"alert": "{}"})).decode() for _ in range(4)]
+        ids = [text(await redis.xadd(keys.ALERTS_STREAM, {"alert": "{}"})) for _ in range(4)]
         store = AckStore(redis, max_entries=2)
         for alert_id in ids[:3]:
             await store.acknowledge(alert_id, "Dana")
         await redis.xtrim(keys.ALERTS_STREAM, maxlen=2, approximate=False)  # ids[0] and ids[1] leave the stream
         await store.acknowledge(ids[3], "Dana")
-        assert sorted(k.decode() for k in await redis.hkeys(keys.ALERT_ACKS)) == sorted(ids[2:])
+        assert sorted(map(text, await redis.hkeys(keys.ALERT_ACKS))) == sorted(ids[2:])
         assert [a.alert_id for a in await store.get_many(ids)] == ids[2:]
     finally:
         await redis.aclose()
