@@ -34,11 +34,13 @@ def test_second_owner_is_refused_but_an_orphan_is_replaced() -> None:
             f"EmbeddedRedis(Path({tmp!r})).start(); print('up', flush=True); time.sleep(120)"
         )
         owner = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE)
-        assert owner.stdout is not None
-        while owner.stdout.readline().strip() != b"up":  # unconfigured structlog also writes to stdout
-            assert owner.poll() is None, "the owner process died before starting the server"
-        owner.kill()
-        owner.wait()
+        try:
+            assert owner.stdout is not None
+            while owner.stdout.readline().strip() != b"up":  # unconfigured structlog also writes to stdout
+                assert owner.poll() is None, "the owner process died before starting the server"
+        finally:
+            owner.kill()
+            owner.wait()
         time.sleep(0.1)
-        with EmbeddedRedis(Path(tmp)) as server:
+        with EmbeddedRedis(Path(tmp)) as server:  # stops the orphan, and its own server on exit
             assert redis.Redis.from_url(server.url).ping()
