@@ -219,7 +219,7 @@ def _add_demo(sub: Subparsers) -> None:
                    help="also replay chats from PATH: scenarios, JSONL or the support-conversations JSON "
                         "(default in a checkout: tests/scenarios and ../shared's support conversations)")  # fmt: skip
     p.add_argument("--count", type=int, default=3, help="how many conversations to take from each source")
-    p.add_argument("--token", help="API key, when the service requires one")
+    p.add_argument("--token", help="an ingest API key, when the service requires keys")
     p.add_argument("--open", action="store_true", help="open the console in a web browser")
     p.add_argument("--scorer", choices=["model", "vader"], help="scorer of a service the demo starts")
     p.add_argument("--host", help="interface of a service the demo starts (default 127.0.0.1)")

@@ -235,12 +235,14 @@ def _headers(token: str | None) -> dict[str, str]:
 
 
 def _print_urls(base: str, conversations: Sequence[DemoConversation], token: str | None, out: TextIO) -> None:
+    """Where to look. A key is never printed: the one the demo posts with is an ingest key, not a reader's."""
     agents = {c.agent.id: c.agent.name for c in conversations}
-    suffix = f"?token={token}" if token else ""
     width = max(len(f"Sidebar of {name or agent_id}") for agent_id, name in agents.items())
-    print(f"\n  {'Supervisor console':<{width}}  {base}/{suffix}", file=out)
+    print(f"\n  {'Supervisor console':<{width}}  {base}/", file=out)
     for agent_id, name in agents.items():
-        print(f"  {'Sidebar of ' + (name or agent_id):<{width}}  {base}/sidebar/{agent_id}{suffix}", file=out)
+        print(f"  {'Sidebar of ' + (name or agent_id):<{width}}  {base}/sidebar/{agent_id}", file=out)
+    if token:
+        print("  (the pages ask for a supervisor or agent key)", file=out)
     print("", file=out, flush=True)
 
 
