@@ -240,6 +240,11 @@ def test_acknowledging_in_one_console_updates_every_console(
                 expect(card(two, other["id"])).to_be_hidden()
         expect(card(two, alert["id"])).to_be_visible()
         two.get_by_label("Rule").select_option("")
+        card(two, alert["id"]).get_by_role("button", name="Open conversation").click()
+        target = two.locator("#transcript li.turn.is-target")
+        expect(target).to_have_attribute("data-message-id", alert["message_id"])
+        expect(target.locator(".turn-alert")).to_contain_text(alert["nudge"][:30])
+        two.keyboard.press("Escape")
         two.get_by_role("checkbox", name=alert["severity"].capitalize(), exact=True).uncheck()
         expect(card(two, alert["id"])).to_be_hidden()
 

@@ -253,7 +253,7 @@ function renderCard(alert, { fresh = false } = {}) {
         {
           type: "button",
           class: "btn btn-quiet",
-          onclick: (event) => openTranscript(alert.conversation_id, event.currentTarget),
+          onclick: (event) => openTranscript(alert.conversation_id, event.currentTarget, alert.message_id),
         },
         "Open conversation",
       ),
@@ -502,7 +502,8 @@ function refreshTranscriptSoon() {
   transcriptTimer = setTimeout(refreshTranscript, 200);
 }
 
-function openTranscript(cid, opener) {
+/** Open a conversation's transcript; from an alert, `messageId` is the turn that raised it (scrolled to). */
+function openTranscript(cid, opener, messageId = null) {
   state.open = cid;
   state.opener = opener ?? null;
   ui.drawerTitle.textContent = customerName(directory.known(cid));
@@ -512,7 +513,13 @@ function openTranscript(cid, opener) {
   if (!ui.drawer.open) ui.drawer.showModal();
   renderBoard();
   refreshTranscript().then(() => {
-    ui.drawerTurns.scrollTop = ui.drawerTurns.scrollHeight;
+    const turn = messageId && ui.drawerTurns.querySelector(`li.turn[data-message-id="${CSS.escape(messageId)}"]`);
+    if (turn) {
+      turn.classList.add("is-target");
+      turn.scrollIntoView({ block: "center" });
+    } else {
+      ui.drawerTurns.scrollTop = ui.drawerTurns.scrollHeight;
+    }
   });
 }
 
