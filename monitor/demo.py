@@ -327,7 +327,11 @@ async def _serve_and_replay(conversations: Sequence[DemoConversation], options: 
     replaying = asyncio.create_task(run_rounds(base, conversations, options, out))
     await asyncio.wait({serving, replaying}, return_when=asyncio.FIRST_COMPLETED)
     if replaying.done():
-        replaying.result()
+        failure = replaying.exception()
+        if failure is not None:  # stop the service properly (it owns the embedded Redis) before reporting
+            server.should_exit = True
+            await serving
+            raise failure
         print(f"  The console stays live at {base}/ ; press Ctrl-C to stop.", file=out, flush=True)
         await serving
     else:
@@ -346,6 +350,16 @@ def demo_command(options: DemoOptions, out: TextIO = sys.stderr) -> int:
         extra = load_other_conversations(path, limit=options.source_limit)
         print(f"Adding {len(extra)} conversations from {path}", file=out)
         conversations += extra
+    try:
+        return _run(conversations, options, out)
+    except httpx.HTTPStatusError as exc:
+        status = exc.response.status_code
+        hint = " (pass --token with an ingest key)" if status in (401, 403) else ""
+        print(f"calmwatch demo: the service answered {status} to {exc.request.url.path}{hint}", file=out)
+        return 1
+
+
+def _run(conversations: Sequence[DemoConversation], options: DemoOptions, out: TextIO) -> int:
     base = options.url.rstrip("/") if options.url else None
     if base is None:
         host = options.host or "127.0.0.1"

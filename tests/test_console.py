@@ -216,11 +216,11 @@ def test_a_checkout_adds_scenarios_and_support_conversations(tmp_path: Path) -> 
     assert extra_sources(root) == [root / "tests" / "scenarios", support]
 
 
-def test_acks_need_a_supervisor_key_and_record_it(flushed_redis: str) -> None:
-    """With keys, an ingest key may not acknowledge; a supervisor's ack records that key's id."""
+def make_keys(redis_url: str) -> dict[str, tuple[str, str]]:
+    """An ingest and a supervisor key, as role -> (key, key id)."""
 
-    async def make_keys() -> dict[str, tuple[str, str]]:
-        redis = Redis.from_url(flushed_redis)
+    async def create() -> dict[str, tuple[str, str]]:
+        redis = Redis.from_url(redis_url)
         try:
             store = KeyStore(redis)
             made = {role: await store.create(role) for role in ("ingest", "supervisor")}
@@ -228,7 +228,12 @@ def test_acks_need_a_supervisor_key_and_record_it(flushed_redis: str) -> None:
         finally:
             await redis.aclose()
 
-    keys_made = asyncio.run(make_keys())
+    return asyncio.run(create())
+
+
+def test_acks_need_a_supervisor_key_and_record_it(flushed_redis: str) -> None:
+    """With keys, an ingest key may not acknowledge; a supervisor's ack records that key's id."""
+    keys_made = make_keys(flushed_redis)
     with LiveServer(make_settings(flushed_redis), KeywordScorer()) as server:
         auth = {role: {"Authorization": f"Bearer {key}"} for role, (key, _) in keys_made.items()}
         with httpx.Client(base_url=server.http, headers=auth["ingest"]) as ingest:
@@ -239,3 +244,15 @@ def test_acks_need_a_supervisor_key_and_record_it(flushed_redis: str) -> None:
             ack = supervisor.post(f"/v1/alerts/{alert['id']}/ack", json={"by": "Dana"}).json()
             assert ack["key_id"] == keys_made["supervisor"][1] and ack["by"] == "Dana"
             assert supervisor.get("/v1/alerts/acks", params={"ids": alert["id"]}).json() == [ack]
+
+
+def test_demo_with_keys_needs_an_ingest_token(flushed_redis: str) -> None:
+    """Against a service that requires keys the demo says to pass --token, and replays with one."""
+    keys_made = make_keys(flushed_redis)
+    with LiveServer(make_settings(flushed_redis), KeywordScorer()) as server:
+        out = io.StringIO()
+        assert demo_command(DemoOptions(url=server.http, sources=[]), out=out) == 1
+        assert "answered 401" in out.getvalue() and "--token" in out.getvalue()
+        token = keys_made["ingest"][0]
+        assert demo_command(DemoOptions(url=server.http, speed=500.0, sources=[], token=token), out=out) == 0
+        assert token not in out.getvalue()
