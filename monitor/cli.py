@@ -80,7 +80,8 @@ def _add_train(sub: Subparsers) -> None:
     p.add_argument("--out", type=Path, default=Path("models/artifact"), help="artifact directory to write")
     p.add_argument("--checkpoints", type=Path, default=Path("models/checkpoints"), help="resumable checkpoints")
     p.add_argument("--resume", action="store_true", help="continue from the last checkpoint of the same recipe")
-    p.add_argument("--epochs", type=int, default=3)
+    p.add_argument("--epochs", type=int, default=3, help="length of the learning-rate schedule, in epochs")
+    p.add_argument("--stop-after-epochs", type=int, default=1, help="train this many epochs of it (0: all)")
     p.add_argument("--seed", type=int, default=13)
     p.add_argument("--threads", type=int, default=2, help="torch CPU threads")
     p.add_argument("--limit", type=int, default=None, help="use only the first N examples (smoke test)")
@@ -93,6 +94,7 @@ def _cmd_train(args: argparse.Namespace) -> int:
     config = TrainConfig(
         data_dir=args.data, out_dir=args.out, checkpoint_dir=args.checkpoints, epochs=args.epochs,
         seed=args.seed, threads=args.threads, limit=args.limit, resume=args.resume,
+        stop_after_epochs=args.stop_after_epochs or None,
     )  # fmt: skip
     train(config)
     return 0

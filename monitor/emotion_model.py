@@ -24,6 +24,7 @@ import json
 import math
 import os
 import sys
+from abc import ABC, abstractmethod
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -281,7 +282,7 @@ def load_artifact(artifact_dir: Path, *, verify: bool = True) -> tuple[MeanPoolC
 # ------------------------------------------------------------------------------------------------ scorers
 
 
-class _BatchedTextModel:
+class _BatchedTextModel(ABC):
     """Shared inference plumbing: tokenize a batch with dynamic padding and run it under inference mode."""
 
     name = "model"
@@ -297,9 +298,9 @@ class _BatchedTextModel:
         )
         return {"input_ids": enc["input_ids"], "attention_mask": enc["attention_mask"]}
 
+    @abstractmethod
     def logits(self, texts: Sequence[str]) -> torch.Tensor:
         """Raw per-label logits, shape ``(len(texts), n_labels)``; the benchmark's "raw model" path."""
-        raise NotImplementedError
 
 
 class EmotionScorer(_BatchedTextModel):

@@ -53,7 +53,8 @@ class TrainConfig:
     data_dir: Path
     out_dir: Path
     checkpoint_dir: Path
-    epochs: int = 3
+    epochs: int = 3  # length of the learning-rate schedule (linear warm-up, then linear decay to 0)
+    stop_after_epochs: int | None = 1  # train only this many epochs of that schedule, then finalize
     batch_size: int = 32
     lr: float = 1e-4
     head_lr: float = 1e-3
@@ -70,6 +71,7 @@ class TrainConfig:
     def recipe(self) -> dict[str, Any]:
         """The fields that define the result (paths and bookkeeping excluded): a resumed run must match."""
         skip = {"data_dir", "out_dir", "checkpoint_dir", "resume", "checkpoint_every", "threads", "stop_after_steps"}
+        skip.add("stop_after_epochs")  # where to stop does not change the path up to there: checkpoints stay valid
         return {k: v for k, v in asdict(self).items() if k not in skip}
 
 
@@ -292,6 +294,7 @@ def train(config: TrainConfig) -> dict[str, Any]:
     optimizer = torch.optim.AdamW(groups)
     steps_per_epoch = math.ceil(len(train_ids) / config.batch_size)
     total_steps = steps_per_epoch * config.epochs
+    epochs_to_run = min(config.epochs, config.stop_after_epochs or config.epochs)
     scheduler = torch.optim.lr_scheduler.LambdaLR(
         optimizer, _lr_lambda(total_steps, int(config.warmup_ratio * total_steps))
     )
@@ -309,6 +312,8 @@ def train(config: TrainConfig) -> dict[str, Any]:
         scheduler.load_state_dict(state["scheduler"])
         torch.set_rng_state(state["torch_rng"])
         step = int(state["step"])
+        if step > steps_per_epoch * epochs_to_run:
+            raise SystemExit(f"{checkpoint}: checkpoint is at step {step}, past where this run stops; drop --resume")
         _log(f"resumed from {checkpoint} at step {step}/{total_steps}")
 
     def save_checkpoint() -> None:
@@ -329,9 +334,12 @@ def train(config: TrainConfig) -> dict[str, Any]:
 
     started = time.monotonic()
     history: list[dict[str, float]] = []
-    bar = tqdm(total=total_steps, initial=step, desc="train", unit="step", file=sys.stderr, dynamic_ncols=True)
+    last_step = steps_per_epoch * epochs_to_run
+    bar = tqdm(
+        total=last_step, initial=min(step, last_step), desc="train", unit="step", file=sys.stderr, dynamic_ncols=True
+    )
     running = None
-    for epoch in range(step // steps_per_epoch, config.epochs):
+    for epoch in range(step // steps_per_epoch, epochs_to_run):
         model.train()
         batches = bucketed_batches(lengths, config.batch_size, config.seed * 1000 + epoch)
         for batch in batches[step - epoch * steps_per_epoch :]:
@@ -372,7 +380,7 @@ def train(config: TrainConfig) -> dict[str, Any]:
         dev_logits, compounds, group_target(dev_split.labels, FRUSTRATION_GROUP), FRUSTRATION_FEATURES
     )
     summary = {
-        "recipe": _jsonable(config.recipe()),
+        "recipe": _jsonable({**config.recipe(), "stop_after_epochs": config.stop_after_epochs}),
         "device": str(device),
         "torch_threads": config.threads,
         "train_seconds_this_run": round(train_seconds, 1),

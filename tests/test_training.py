@@ -88,6 +88,7 @@ def _config(tmp_path: Path, name: str, **overrides: object) -> TrainConfig:
         "out_dir": tmp_path / name / "artifact",
         "checkpoint_dir": tmp_path / name / "checkpoints",
         "epochs": 2,
+        "stop_after_epochs": None,
         "batch_size": 8,
         "threads": 1,
         "checkpoint_every": 1000,
@@ -119,3 +120,16 @@ def test_resume_refuses_a_checkpoint_from_another_recipe(tmp_path: Path) -> None
     shutil.copytree(tmp_path / "a" / "checkpoints", tmp_path / "b" / "checkpoints")
     with pytest.raises(SystemExit, match="different recipe"):
         train(_config(tmp_path, "b", epochs=1, lr=5e-5, resume=True))
+
+
+def test_stop_after_epochs_finalizes_from_a_checkpoint_of_the_longer_schedule(tmp_path: Path) -> None:
+    """Training 1 epoch of a 2-epoch schedule equals resuming that schedule's epoch-1 checkpoint and stopping."""
+    summary = train(_config(tmp_path, "short", stop_after_epochs=1))
+    assert summary["steps"] == 3 and summary["recipe"]["stop_after_epochs"] == 1
+    train(_config(tmp_path, "long", stop_after_steps=3))  # the 2-epoch run, interrupted at the epoch boundary
+    train(_config(tmp_path, "long", stop_after_epochs=1, resume=True))
+    short, long = (tmp_path / name / "artifact" / WEIGHTS_FILE for name in ("short", "long"))
+    assert sha256_file(short) == sha256_file(long)
+    train(_config(tmp_path, "ahead", stop_after_steps=4))
+    with pytest.raises(SystemExit, match="past where this run stops"):
+        train(_config(tmp_path, "ahead", stop_after_epochs=1, resume=True))
