@@ -211,3 +211,15 @@ async def test_file_watch_reloads_on_edit(pack_dir: Path) -> None:
         task.cancel()
         with pytest.raises(asyncio.CancelledError):
             await task
+
+
+def test_check_command_lists_rules_or_names_the_error(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """`python -m monitor.rules PATH` prints the rules of a valid pack (0) or the located error (2)."""
+    from monitor.rules.__main__ import main as check
+
+    assert check([str(DEFAULT)]) == 0
+    assert "anger" in capsys.readouterr().out
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(MINIMAL.replace("cooldown_s: 60", "cooldown: 60"), encoding="utf-8")
+    assert check([str(bad)]) == 2
+    assert "field 'rules.0.cooldown'" in capsys.readouterr().err
