@@ -81,7 +81,7 @@ def _add_train(sub: Subparsers) -> None:
     p.add_argument("--checkpoints", type=Path, default=Path("models/checkpoints"), help="resumable checkpoints")
     p.add_argument("--resume", action="store_true", help="continue from the last checkpoint of the same recipe")
     p.add_argument("--epochs", type=int, default=3, help="length of the learning-rate schedule, in epochs")
-    p.add_argument("--stop-after-epochs", type=int, default=1, help="train this many epochs of it (0: all)")
+    p.add_argument("--stop-after-epochs", type=int, default=0, help="train only this many epochs of it (0: all)")
     p.add_argument("--seed", type=int, default=13)
     p.add_argument("--threads", type=int, default=2, help="torch CPU threads")
     p.add_argument("--limit", type=int, default=None, help="use only the first N examples (smoke test)")

@@ -54,7 +54,7 @@ class TrainConfig:
     out_dir: Path
     checkpoint_dir: Path
     epochs: int = 3  # length of the learning-rate schedule (linear warm-up, then linear decay to 0)
-    stop_after_epochs: int | None = 1  # train only this many epochs of that schedule, then finalize
+    stop_after_epochs: int | None = None  # train only this many epochs of that schedule (None: all), then finalize
     batch_size: int = 32
     lr: float = 1e-4
     head_lr: float = 1e-3
