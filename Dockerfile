@@ -9,7 +9,8 @@ COPY pyproject.toml README.md ./
 COPY monitor ./monitor
 COPY models ./models
 COPY rules ./rules
-RUN pip install .
+# Editable, as in the checkout: the service finds models/artifact and rules/ next to the package (/app).
+RUN pip install -e .
 RUN useradd --create-home calmwatch
 USER calmwatch
 EXPOSE 8000

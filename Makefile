@@ -21,6 +21,9 @@ install: $(STAMP)
 run: install
 	$(VENV)/bin/calmwatch serve
 
+demo: install
+	$(VENV)/bin/calmwatch demo
+
 test: install
 	bash scripts/ensure-chromium
 	$(PY) -m pytest -q
@@ -32,8 +35,10 @@ check: install
 	$(VENV)/bin/ruff check monitor tests bench
 	$(VENV)/bin/ruff format --check monitor tests bench
 
+# Benchmarks (minutes, not tests): the model's raw/batched/naive throughput, then end-to-end load on /v1/stream.
 bench: install
-	$(PY) -m bench.run
+	$(PY) bench/bench_model.py
+	$(PY) -m bench.stream_load --rates 10 50 200 --seconds 20 --scorer model
 
 clean-venv:
 	rm -rf $(VENV)

@@ -29,3 +29,5 @@ def test_dockerfile_pins_cpu_torch_and_ships_the_model() -> None:
     assert "torch==2.13.0" in dockerfile
     assert "COPY models" in dockerfile and "COPY rules" in dockerfile
     assert "HF_HUB_OFFLINE=1" in dockerfile
+    # settings find models/artifact and rules/ beside the package, so the image must not copy it to site-packages
+    assert "pip install -e ." in dockerfile
