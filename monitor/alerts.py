@@ -101,11 +101,11 @@ class AlertLog:
 
     async def since(self, after_id: str | None, *, limit: int = 100) -> list[Alert]:
         """Alerts after ``after_id`` (exclusive), oldest first; with no cursor, the latest ``limit`` alerts."""
-        entries: list[Any]
+        entries: list[tuple[Any, Any]]  # redis-py types stream entries loosely
         if after_id is None:
             entries = list(reversed(await self._redis.xrevrange(keys.ALERTS_STREAM, count=limit) or []))
         else:
-            entries = await self._redis.xrange(keys.ALERTS_STREAM, min=f"({after_id}", count=limit) or []
+            entries = list(await self._redis.xrange(keys.ALERTS_STREAM, min=f"({after_id}", count=limit) or [])
         return [self._from_entry(entry_id, fields) for entry_id, fields in entries]
 
     async def get_many(self, alert_ids: Sequence[str]) -> list[Alert]:

@@ -282,15 +282,15 @@ def train(config: TrainConfig) -> dict[str, Any]:
     body = [p for n, p in model.named_parameters() if p.requires_grad and not n.startswith("head.")]
     no_decay = [p for n, p in model.named_parameters() if p.requires_grad and ("LayerNorm" in n or n.endswith("bias"))]
     no_decay_ids = {id(p) for p in no_decay}
+    decayed = [p for p in body if id(p) not in no_decay_ids]
+    undecayed = [p for p in body if id(p) in no_decay_ids]
     groups = [
-        {
-            "params": [p for p in body if id(p) not in no_decay_ids],
-            "lr": config.lr,
-            "weight_decay": config.weight_decay,
-        },
-        {"params": [p for p in body if id(p) in no_decay_ids], "lr": config.lr, "weight_decay": 0.0},
+        {"params": decayed, "lr": config.lr, "weight_decay": config.weight_decay},
+        {"params": undecayed, "lr": config.lr, "weight_decay": 0.0},
         {"params": head, "lr": config.head_lr, "weight_decay": 0.0},
     ]
+    # clipped in the groups' order: the summation order of the norm is part of what makes a run byte-exact
+    trainable = [*decayed, *undecayed, *head]
     optimizer = torch.optim.AdamW(groups)
     steps_per_epoch = math.ceil(len(train_ids) / config.batch_size)
     total_steps = steps_per_epoch * config.epochs
@@ -348,7 +348,7 @@ def train(config: TrainConfig) -> dict[str, Any]:
             loss = loss_fn(logits, targets[batch].to(device))
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
-            torch.nn.utils.clip_grad_norm_([p for g in groups for p in g["params"]], 1.0)
+            torch.nn.utils.clip_grad_norm_(trainable, 1.0)
             optimizer.step()
             scheduler.step()
             step += 1
