@@ -38,7 +38,8 @@ check: install
 # Benchmarks (minutes, not tests): the model's raw/batched/naive throughput, then end-to-end load on /v1/stream.
 bench: install
 	$(PY) bench/bench_model.py
-	$(PY) -m bench.stream_load --rates 10 50 200 --seconds 20 --scorer model
+	$(PY) -m bench.stream_load --rates 10 25 40 50 200 --seconds 20 --scorer model \
+	  $(if $(wildcard ../shared/data/support-conversations/conversations.json),--conversations ../shared/data/support-conversations/conversations.json)
 
 clean-venv:
 	rm -rf $(VENV)

@@ -9,8 +9,10 @@
 (c) naive: a stock ``transformers.pipeline("text-classification")`` over the same fine-tuned encoder,
     called one message at a time.
 
-Turns come from ``models/eval/customer_service.jsonl`` (short chat turns, like the service sees). The
-machine is shared: the load average before and after is recorded with the numbers, read them together.
+Turns come from ``models/eval/customer_service.jsonl`` (short chat turns, like the service sees), or with
+``--conversations`` from the support-conversations JSON (real turns, customer and agent, about three times
+longer; ``--out bench/results_support.json`` keeps both results). The machine is shared: the load average
+before and after is recorded with the numbers, read them together.
 """
 
 from __future__ import annotations
@@ -203,9 +205,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--threads", type=int, default=2, help="torch intra-op threads")
     parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results.json")
     parser.add_argument("--model", type=Path, default=None, help="artifact directory (default: models/artifact)")
+    parser.add_argument("--conversations", type=Path, help="support-conversations JSON: bench on its dialog turns")
     args = parser.parse_args(argv)
     torch.set_num_threads(args.threads)
-    texts = [json.loads(line)["text"] for line in (ROOT / "models/eval/customer_service.jsonl").open()]
+    if args.conversations:
+        dialogs = json.loads(args.conversations.read_text())
+        texts = [turn["message"] for dialog in dialogs for turn in dialog["dialogContent"] if turn["message"].strip()]
+    else:
+        texts = [json.loads(line)["text"] for line in (ROOT / "models/eval/customer_service.jsonl").open()]
     rss_start = rss_mb()
     t0 = time.perf_counter()
     scorer = load_scorer(args.model)
@@ -220,6 +227,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             "torch": torch.__version__,
             "load_average_before": [round(x, 2) for x in os.getloadavg()],
         },
+        "turns_from": str(args.conversations or "models/eval/customer_service.jsonl"),
         "model_load_s": round(load_s, 2),
         "rss_mb": {"before_load": round(rss_start), "model_loaded": round(rss_loaded)},
     }

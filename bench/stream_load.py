@@ -135,7 +135,13 @@ def main() -> None:
     print(f"{len(turns)} turns to cycle through; scorer={args.scorer}; {os.cpu_count()} CPUs", flush=True)
     with service(args.scorer) as (url, pid):
         for n, rate in enumerate(args.rates):
-            result = asyncio.run(run_rate(url, turns, rate, args.seconds, tag=f"r{n}"))
+            try:
+                result = asyncio.run(run_rate(url, turns, rate, args.seconds, tag=f"r{n}"))
+            except websockets.ConnectionClosed as exc:
+                # past capacity the service stops reading (TCP backpressure), and a connector whose keepalive
+                # pings go unanswered drops the connection: a result to report, and the end of this run
+                print(json.dumps({"offered_per_s": rate, "failed": f"connection closed: {exc}"}), flush=True)
+                break
             rss = psutil.Process(pid).memory_info().rss / 2**20
             print(json.dumps({**result, "service_rss_mb": round(rss)}), flush=True)
 

@@ -87,6 +87,21 @@ def test_scores_do_not_depend_on_batch_neighbours(untrained_artifact: Path) -> N
     assert batched.emotions["joy"] == pytest.approx(alone.emotions["joy"], abs=1e-4)
 
 
+def test_length_chunks_keep_each_turn_in_its_place(untrained_artifact: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A batch cut into length-sorted chunks answers in the caller's order, with the scores of each turn alone."""
+    import monitor.emotion_model as emotion_model
+
+    monkeypatch.setattr(emotion_model, "TOKEN_BUDGET", 24)  # several chunks, one turn alone over budget
+    scorer = load_scorer(untrained_artifact)
+    texts = ["a much longer message about a refund " * 4, "ok", "late again, third time", "thanks", "where is it?"]
+    batched = scorer.score(texts)
+    for text, got in zip(texts, batched, strict=True):
+        alone = scorer.score([text])[0]
+        assert got.sentiment == pytest.approx(alone.sentiment)
+        assert got.anger == pytest.approx(alone.anger, abs=1e-5)
+        assert got.emotions == pytest.approx(alone.emotions, abs=1e-5)
+
+
 def test_corrupt_weights_fail_the_checksum(untrained_artifact: Path, tmp_path: Path) -> None:
     """One flipped byte in the weights is a ModelArtifactError naming the file, not a different model."""
     copy = Path(shutil.copytree(untrained_artifact, tmp_path / "copy"))
