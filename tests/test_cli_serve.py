@@ -2,26 +2,29 @@
 
 from __future__ import annotations
 
+import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
 
+from monitor.settings import REPO_ROOT
 from tests.conftest import free_port
 
 FURIOUS = "I hate this, it is the worst, absolutely terrible and disgusting service. I am furious!"
 
 
 @contextmanager
-def serve(state_dir: Path, port: int) -> Iterator[subprocess.Popen[bytes]]:
-    env = {**os.environ, "CALMWATCH_STATE_DIR": str(state_dir), "CALMWATCH_LOG_FORMAT": "json"}
+def serve(state_dir: Path, port: int, **extra_env: str) -> Iterator[subprocess.Popen[bytes]]:
+    env = {**os.environ, "CALMWATCH_STATE_DIR": str(state_dir), "CALMWATCH_LOG_FORMAT": "json", **extra_env}
     env.pop("CALMWATCH_REDIS_URL", None)
     cmd = [sys.executable, "-m", "monitor.cli", "serve", "--scorer", "vader", "--port", str(port)]
     proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
@@ -68,3 +71,52 @@ def test_alerts_survive_a_restart_of_the_service() -> None:
             after = httpx.get(f"{base}/v1/alerts").json()
             assert after == before and len(after) >= 1
             assert httpx.get(f"{base}/v1/conversations/c1").json()["turns"][0]["message_id"] == "m1"
+
+
+def _angry_turn(base: str, conversation_id: str) -> list[str]:
+    """Start a conversation, send one furious customer turn, return the rules it raised."""
+    people = {"customer": {"id": "u1", "name": "Ana"}, "agent": {"id": "a1", "name": "Jo"}}
+    httpx.post(f"{base}/v1/conversations", json={"conversation_id": conversation_id, **people}).raise_for_status()
+    message = {"conversation_id": conversation_id, "message_id": "m1", "role": "customer", "text": FURIOUS}
+    reply = httpx.post(f"{base}/v1/messages", json=message)
+    reply.raise_for_status()
+    return [a["rule"] for a in reply.json()["alerts"]]
+
+
+def _wait_for(check: Callable[[], bool], what: str, timeout_s: float = 20.0) -> None:
+    deadline = time.monotonic() + timeout_s
+    while not check():
+        assert time.monotonic() < deadline, f"timed out waiting for {what}"
+        time.sleep(0.2)
+
+
+def test_editing_the_rule_pack_changes_a_running_service() -> None:
+    """Saving rules/default.yaml changes what a running service raises; a broken save is refused and reported."""
+    with tempfile.TemporaryDirectory(prefix="cw-", dir="/tmp") as tmp:
+        rules_dir = Path(tmp) / "rules"
+        rules_dir.mkdir()
+        pack = rules_dir / "default.yaml"
+        shutil.copy(REPO_ROOT / "rules" / "default.yaml", pack)
+        state_dir, port = Path(tmp) / "state", free_port()
+        base = f"http://127.0.0.1:{port}"
+        with serve(state_dir, port, CALMWATCH_RULES_PATHS=json.dumps([str(rules_dir)])) as proc:
+            assert "anger" in _angry_turn(base, "before")
+            text = pack.read_text(encoding="utf-8")
+            assert "threshold: 0.6   " in text  # the anger rule's line, edited as a user would
+            pack.write_text(text.replace("threshold: 0.6   ", "threshold: 0.995 ", 1), encoding="utf-8")
+            _wait_for(lambda: httpx.get(f"{base}/readyz").json()["rule_pack_reloads"] == 1, "the reload")
+            assert "anger" not in _angry_turn(base, "after-edit")
+
+            pack.write_text(text.replace("threshold: 0.6   ", "threshold: high  ", 1), encoding="utf-8")
+            _wait_for(lambda: httpx.get(f"{base}/readyz").json()["rule_pack"] != "ok", "the refusal")
+            ready = httpx.get(f"{base}/readyz").json()
+            assert ready["status"] == "ready" and ready["rule_pack_reloads"] == 1
+            assert "anger" not in _angry_turn(base, "after-broken-edit")  # the edited (valid) pack still rules
+        assert proc.stderr is not None
+        refused = [
+            json.loads(line)
+            for line in proc.stderr.read().decode().splitlines()
+            if "rule pack refused" in line and line.startswith("{")
+        ]
+        assert refused and refused[0]["rule"] == "anger" and refused[0]["field"] == "params.threshold"
+        assert refused[0]["file"].endswith("default.yaml")

@@ -23,8 +23,18 @@ async def healthz() -> dict[str, str]:
 
 @router.get("/readyz")
 async def readyz(rt: Rt) -> JSONResponse:
-    """Ready to take traffic: Redis answers and the scorer is loaded. 503 otherwise."""
-    checks: dict[str, str] = {"scorer": rt.scorer.name}
+    """Ready to take traffic: Redis answers and the scorer is loaded. 503 otherwise.
+
+    It also says how the last rule-pack reload went, so an operator who saved a broken edit sees that the old
+    rules are still in force without reading the log (which has the file, rule and field; this open endpoint
+    does not repeat them).
+    """
+    checks: dict[str, object] = {
+        "scorer": rt.scorer.name,
+        "rules": len(rt.rules.engine.rule_ids),
+        "rule_pack_reloads": rt.rules.reloads,
+        "rule_pack": "ok" if rt.rules.last_error is None else "last edit refused; previous rules in force (see log)",
+    }
     ready = True
     try:
         await rt.redis.ping()
