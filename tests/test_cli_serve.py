@@ -10,7 +10,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -18,6 +18,7 @@ import httpx
 
 from monitor.settings import REPO_ROOT
 from tests.conftest import free_port
+from tests.test_webhooks import wait_for
 
 FURIOUS = "I hate this, it is the worst, absolutely terrible and disgusting service. I am furious!"
 
@@ -83,13 +84,6 @@ def _angry_turn(base: str, conversation_id: str) -> list[str]:
     return [a["rule"] for a in reply.json()["alerts"]]
 
 
-def _wait_for(check: Callable[[], bool], what: str, timeout_s: float = 20.0) -> None:
-    deadline = time.monotonic() + timeout_s
-    while not check():
-        assert time.monotonic() < deadline, f"timed out waiting for {what}"
-        time.sleep(0.2)
-
-
 def test_editing_the_rule_pack_changes_a_running_service() -> None:
     """Saving rules/default.yaml changes what a running service raises; a broken save is refused and reported."""
     with tempfile.TemporaryDirectory(prefix="cw-", dir="/tmp") as tmp:
@@ -104,11 +98,11 @@ def test_editing_the_rule_pack_changes_a_running_service() -> None:
             text = pack.read_text(encoding="utf-8")
             assert "threshold: 0.6   " in text  # the anger rule's line, edited as a user would
             pack.write_text(text.replace("threshold: 0.6   ", "threshold: 0.995 ", 1), encoding="utf-8")
-            _wait_for(lambda: httpx.get(f"{base}/readyz").json()["rule_pack_reloads"] == 1, "the reload")
+            wait_for(lambda: httpx.get(f"{base}/readyz").json()["rule_pack_reloads"] == 1, what="the reload")
             assert "anger" not in _angry_turn(base, "after-edit")
 
             pack.write_text(text.replace("threshold: 0.6   ", "threshold: high  ", 1), encoding="utf-8")
-            _wait_for(lambda: httpx.get(f"{base}/readyz").json()["rule_pack"] != "ok", "the refusal")
+            wait_for(lambda: httpx.get(f"{base}/readyz").json()["rule_pack"] != "ok", what="the refusal")
             ready = httpx.get(f"{base}/readyz").json()
             assert ready["status"] == "ready" and ready["rule_pack_reloads"] == 1
             assert "anger" not in _angry_turn(base, "after-broken-edit")  # the edited (valid) pack still rules
