@@ -34,6 +34,7 @@ test-fast: install
 check: install
 	$(VENV)/bin/ruff check monitor tests bench
 	$(VENV)/bin/ruff format --check monitor tests bench
+	$(VENV)/bin/mypy monitor tests bench
 
 # Benchmarks (minutes, not tests): the model's raw/batched/naive throughput, then end-to-end load on /v1/stream.
 bench: install

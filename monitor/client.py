@@ -19,7 +19,7 @@ from __future__ import annotations
 import asyncio
 import json
 import time
-from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Generator, Mapping, Sequence
 from datetime import datetime
 from types import TracebackType
 from typing import Any, Self
@@ -209,7 +209,7 @@ class CalmwatchClient:
 
     def follow_alerts(
         self, since: str | None = None, *, agent_id: str | None = None, reconnect: bool = True
-    ) -> Iterator[Alert]:
+    ) -> Generator[Alert, None, None]:
         """Alerts as they happen (after ``since`` first, if given); ``agent_id`` follows that agent's nudges.
         Reconnects with backoff and resumes after the last alert yielded; stops on a refused credential."""
         from websockets.exceptions import ConnectionClosed, InvalidStatus

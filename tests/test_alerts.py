@@ -5,10 +5,10 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 from monitor.alerts import is_stream_id, should_fire, stream_id_key
-from monitor.schemas import AlertCandidate
+from monitor.schemas import AlertCandidate, Severity
 
 
-def candidate(severity: str = "warning", cooldown_s: float = 60) -> AlertCandidate:
+def candidate(severity: Severity = "warning", cooldown_s: float = 60) -> AlertCandidate:
     return AlertCandidate(
         rule="anger",
         severity=severity,

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -11,7 +11,15 @@ import redis.asyncio as aioredis
 from monitor.alerts import AlertLog
 from monitor.errors import UnknownConversationError
 from monitor.pipeline import Pipeline
-from monitor.schemas import AlertCandidate, ChatMessage, ConversationSnapshot, ConversationStart, Party, TurnScores
+from monitor.schemas import (
+    AlertCandidate,
+    ChatMessage,
+    ConversationSnapshot,
+    ConversationStart,
+    Party,
+    Severity,
+    TurnScores,
+)
 from monitor.state import ConversationStore
 from tests.fakes import KeywordScorer
 
@@ -33,7 +41,7 @@ class AngerOverHalf:
         turn = snapshot.latest
         if turn.role != "customer" or turn.scores.anger <= 0.5:
             return []
-        severity = "critical" if turn.scores.anger >= 1.0 else "warning"
+        severity: Severity = "critical" if turn.scores.anger >= 1.0 else "warning"
         return [AlertCandidate(rule="anger", severity=severity, audience=["agent"], nudge="stay calm",
                                reason=f"anger {turn.scores.anger:.2f}", cooldown_s=60)]  # fmt: skip
 
@@ -53,7 +61,7 @@ class Clock:
 
 
 @pytest.fixture
-async def pipeline_and_clock(flushed_redis: str) -> Sequence[object]:
+async def pipeline_and_clock(flushed_redis: str) -> AsyncIterator[tuple[Pipeline, Clock]]:
     client = aioredis.Redis.from_url(flushed_redis)
     clock = Clock()
     rule = AngerOverHalf()
@@ -75,7 +83,7 @@ def msg(mid: str, text: str, role: str = "customer") -> ChatMessage:
     return ChatMessage(conversation_id="c1", message_id=mid, role=role, text=text)  # type: ignore[arg-type]
 
 
-async def test_cooldown_holds_until_time_passes_or_severity_rises(pipeline_and_clock: Sequence[object]) -> None:
+async def test_cooldown_holds_until_time_passes_or_severity_rises(pipeline_and_clock: tuple[Pipeline, Clock]) -> None:
     """Inside the cooldown a repeat is silent, a rise to critical fires, and after the cooldown it fires again."""
     pipeline, clock = pipeline_and_clock
     assert isinstance(pipeline, Pipeline) and isinstance(clock, Clock)
@@ -91,7 +99,7 @@ async def test_cooldown_holds_until_time_passes_or_severity_rises(pipeline_and_c
     assert len(await pipeline.alerts.since("0")) == 3
 
 
-async def test_rules_see_a_bounded_window_and_risk_is_recorded(pipeline_and_clock: Sequence[object]) -> None:
+async def test_rules_see_a_bounded_window_and_risk_is_recorded(pipeline_and_clock: tuple[Pipeline, Clock]) -> None:
     """The snapshot holds at most `window` recent turns, all turns stay stored, and the board gets the risk."""
     pipeline, _ = pipeline_and_clock
     assert isinstance(pipeline, Pipeline)
@@ -103,7 +111,7 @@ async def test_rules_see_a_bounded_window_and_risk_is_recorded(pipeline_and_cloc
     assert board[0].risk < 0.5  # the angry turn has left the 5-turn window the rules see
 
 
-async def test_message_for_unknown_conversation_is_refused(pipeline_and_clock: Sequence[object]) -> None:
+async def test_message_for_unknown_conversation_is_refused(pipeline_and_clock: tuple[Pipeline, Clock]) -> None:
     """A message whose conversation was never started raises UnknownConversationError and stores nothing."""
     pipeline, _ = pipeline_and_clock
     assert isinstance(pipeline, Pipeline)

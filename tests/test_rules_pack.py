@@ -11,6 +11,7 @@ import pytest
 
 from monitor.errors import RulePackError
 from monitor.rules import RuleReloader, load_rule_pack, pack_files
+from monitor.rules.engine import RuleEngine
 from monitor.schemas import ConversationMeta, ConversationSnapshot, Party, TurnRecord, TurnScores
 from monitor.settings import REPO_ROOT
 
@@ -171,7 +172,7 @@ def test_missing_path_is_refused(tmp_path: Path) -> None:
 
 def test_reload_now_installs_valid_and_keeps_old_on_invalid(pack_dir: Path) -> None:
     """reload_now swaps in a valid edit, and keeps the previous engine when the edit is broken."""
-    seen = []
+    seen: list[RuleEngine] = []
     reloader = RuleReloader([pack_dir], on_reload=seen.append)
     first = reloader.engine
     local = pack_dir / "local.yaml"

@@ -37,7 +37,7 @@ def test_jsonl_and_plain_lines_from_a_file(
     for record in records:
         assert set(record) == KEYS
         assert 0 <= record["anger"] <= 1 and 0 <= record["frustration"] <= 1  # type: ignore[operator]
-        assert set(record["emotions"]) == {"anger", "joy", "annoyance"}  # type: ignore[arg-type]
+        assert isinstance(record["emotions"], dict) and set(record["emotions"]) == {"anger", "joy", "annoyance"}
     assert "3/3" in captured.err  # the progress bar on stderr reached the end
 
 

@@ -114,6 +114,11 @@ def receiver() -> Iterator[Receiver]:
     r.stop()
 
 
+def _text(value: bytes | str) -> str:
+    """A Redis reply as text (redis-py types replies as either)."""
+    return value.decode() if isinstance(value, bytes) else value
+
+
 def wait_for(check: Callable[[], Any], timeout: float = 20.0, what: str = "condition") -> Any:
     """Poll until ``check()`` is truthy; fail with ``what`` after ``timeout`` (never asserts on timing)."""
     deadline = time.monotonic() + timeout
@@ -227,9 +232,9 @@ def test_alerts_written_while_no_dispatcher_ran_are_delivered_at_start(flushed_r
         "reason": "anger 0.9",
         "created_at": datetime.now(UTC).isoformat(),
     }
-    lost = sync.xadd(keys.ALERTS_STREAM, {"alert": json.dumps(body)}).decode()
+    lost = _text(sync.xadd(keys.ALERTS_STREAM, {"alert": json.dumps(body)}))
     sync.xreadgroup(keys.WEBHOOK_GROUP, "a-consumer-that-crashed", {keys.ALERTS_STREAM: ">"})  # read, never acked
-    waiting = sync.xadd(keys.ALERTS_STREAM, {"alert": json.dumps({**body, "message_id": "m2"})}).decode()
+    waiting = _text(sync.xadd(keys.ALERTS_STREAM, {"alert": json.dumps({**body, "message_id": "m2"})}))
     sync.close()
     original = webhooks_module.CLAIM_IDLE_MS
     webhooks_module.CLAIM_IDLE_MS = 1
