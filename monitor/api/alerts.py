@@ -67,12 +67,8 @@ async def alert_feed(
     def accepts(envelope: Envelope) -> bool:
         return envelope.get("type") in wanted
 
-    gauge = rt.metrics.websocket_clients.labels(endpoint="alerts")
-    gauge.inc()
-    try:
+    with rt.metrics.websocket_clients.labels(endpoint="alerts").track_inprogress():
         await follow_alerts(websocket, rt.hub, rt.alerts, since=since, accepts=accepts)
-    finally:
-        gauge.dec()
 
 
 @router.websocket("/agents/{agent_id}/nudges")
@@ -94,9 +90,5 @@ async def agent_nudges(
         alert = envelope["alert"]
         return bool(alert["agent_id"] == agent_id and "agent" in alert["audience"])
 
-    gauge = rt.metrics.websocket_clients.labels(endpoint="nudges")
-    gauge.inc()
-    try:
+    with rt.metrics.websocket_clients.labels(endpoint="nudges").track_inprogress():
         await follow_alerts(websocket, rt.hub, rt.alerts, since=since, accepts=accepts)
-    finally:
-        gauge.dec()
