@@ -256,3 +256,17 @@ def test_health_readiness_and_metrics(live_server: LiveServer) -> None:
         assert 'calmwatch_ingest_errors_total{code="invalid_json"} 1.0' in text
         assert 'calmwatch_queue_depth{queue="scoring"}' in text
         assert "/v1/messages" in client.get("/openapi.json").text
+
+
+def test_metrics_count_open_feed_and_nudge_sockets(live_server: LiveServer) -> None:
+    """calmwatch_websocket_clients follows the supervisor feed and nudge sockets as they open and close."""
+    from tests.test_webhooks import wait_for
+
+    def clients(endpoint: str) -> str:
+        line = f'calmwatch_websocket_clients{{endpoint="{endpoint}"}} '
+        text = httpx.get(live_server.http + "/metrics").text
+        return next((row[len(line) :] for row in text.splitlines() if row.startswith(line)), "")
+
+    with connect(live_server.ws + "/v1/alerts"), connect(live_server.ws + "/v1/agents/a1/nudges"):
+        wait_for(lambda: clients("alerts") == "1.0" and clients("nudges") == "1.0", what="both sockets counted")
+    wait_for(lambda: clients("alerts") == "0.0" and clients("nudges") == "0.0", what="both sockets released")
