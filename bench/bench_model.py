@@ -174,7 +174,7 @@ def bench_naive(scorer: EmotionScorer, texts: Sequence[str], seconds: float) -> 
 
     from monitor.emotion_model import base_model_dir
 
-    labels = scorer.meta.labels
+    labels = scorer.meta.outputs  # the naive pipeline runs the same head: labels and any group outputs
     config = BertConfig.from_pretrained(
         str(base_model_dir()),
         num_labels=len(labels),

