@@ -58,9 +58,9 @@ GOEMOTIONS_LABELS: tuple[str, ...] = (
 ANGER_GROUP: tuple[str, ...] = ("anger", "annoyance", "disgust")
 #: GoEmotions has no frustration label; this group is the proxy it is calibrated against (see the model card).
 FRUSTRATION_GROUP: tuple[str, ...] = ("anger", "annoyance", "disappointment", "disapproval")
-#: Extra head outputs trained on a group's union label (1 when any member applies). The per-label logits only
-#: ever saw each member alone; an output trained on the union learns what the members share, which is what
-#: ``anger`` and ``frustration`` are calibrated against. Their logits feed the combiners as ``logit:<name>``.
+#: Optional extra head outputs, each trained on a group's union label (1 when any member applies), whose logits
+#: feed the combiners as ``logit:<name>``. The idea: the per-label logits only ever saw each member alone. Tried
+#: (``calmwatch train --group-outputs``): no gain on dev, so the committed artifact has none (see the model card).
 GROUP_OUTPUTS: dict[str, tuple[str, ...]] = {"anger_group": ANGER_GROUP, "frustration_group": FRUSTRATION_GROUP}
 #: Longest input at serving time, in tokens; longer turns are truncated (chat turns rarely reach it).
 SERVE_MAX_LENGTH = 128
@@ -149,8 +149,7 @@ class LogisticCombiner:
     Features are named so the artifact's JSON reads on its own: ``logit:<output>`` is the model's logit for
     an emotion or a group output (``logit:anger_group``), ``vader_negativity`` is ``max(0, -compound)``. The
     coefficients are fitted on the dev split against the group label (a logistic regression is Platt scaling
-    with several inputs), so 0.5 means
-    "more likely than not" on data like GoEmotions.
+    with several inputs), so 0.5 means "more likely than not" on data like GoEmotions.
     """
 
     features: tuple[str, ...]
