@@ -393,8 +393,8 @@ def train(config: TrainConfig) -> dict[str, Any]:
                 _log(f"stopped after {step} steps as asked; continue with --resume")
                 return {"stopped_at_step": step}
         save_checkpoint()
-        dev_probs = 1 / (1 + np.exp(-predict_logits(model, dev_ids, pad_id, device=device, progress="dev")))
-        dev_probs = dev_probs[:, :n_labels]
+        dev_logits = predict_logits(model, dev_ids, pad_id, device=device, progress="dev")
+        dev_probs = 1 / (1 + np.exp(-dev_logits[:, :n_labels]))
         f1_half = macro_f1(dev_probs, dev_split.labels, [0.5] * len(labels))
         history.append({"epoch": epoch + 1, "dev_macro_f1_at_0.5": round(f1_half, 4)})
         bar.write(f"epoch {epoch + 1}: dev macro-F1 at 0.5 = {f1_half:.4f}", file=sys.stderr)

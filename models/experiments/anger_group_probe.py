@@ -18,7 +18,7 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import f1_score, log_loss, roc_auc_score
 
 from monitor.emotion_model import ANGER_GROUP, MeanPoolClassifier, load_artifact, load_tokenizer
-from monitor.training import collate, group_target, read_split
+from monitor.training import best_thresholds, collate, group_target, read_split
 
 ROOT = Path(__file__).resolve().parents[2]
 TEST_C = 0.1
@@ -33,17 +33,8 @@ def pooled_features(model: MeanPoolClassifier, tokenizer: object, texts: list[st
         for start in range(0, len(order), 128):
             idx = order[start : start + 128]
             x, mask = collate([ids[i] for i in idx], int(tokenizer.pad_token_id))  # type: ignore[attr-defined]
-            hidden = model.encoder(input_ids=x, attention_mask=mask).last_hidden_state
-            m = mask.unsqueeze(-1).float()
-            out[idx] = ((hidden * m).sum(1) / m.sum(1).clamp(min=1)).numpy()
+            out[idx] = model.pool(x, mask).numpy()
     return out
-
-
-def best_threshold(p: np.ndarray, y: np.ndarray) -> tuple[float, float]:
-    grid = np.arange(0.05, 0.9, 0.01)
-    scores = [f1_score(y, p >= t) for t in grid]
-    i = int(np.argmax(scores))
-    return float(grid[i]), float(scores[i])
 
 
 def main() -> None:
@@ -60,7 +51,8 @@ def main() -> None:
     for c in (0.01, 0.1, 1.0):
         probe = LogisticRegression(C=c, max_iter=3000).fit(x["train"], y["train"])
         p_dev = probe.predict_proba(x["dev"])[:, 1]
-        t, f1 = best_threshold(p_dev, y["dev"])
+        t = best_thresholds(p_dev[:, None], y["dev"][:, None], ["group"])["group"]  # the recipe's own grid
+        f1 = f1_score(y["dev"], p_dev >= t)
         print(f"C={c}: dev F1 {f1:.4f} at {t:.2f}, dev AUC {roc_auc_score(y['dev'], p_dev):.4f}, "
               f"dev log-loss {log_loss(y['dev'], p_dev):.4f}")  # fmt: skip
         if c == TEST_C:
