@@ -401,9 +401,40 @@ def train(config: TrainConfig) -> dict[str, Any]:
     bar.close()
     train_seconds = time.monotonic() - started
 
+    summary = {
+        "recipe": _jsonable({**config.recipe(), "stop_after_epochs": config.stop_after_epochs}),
+        "device": str(device),
+        "torch_threads": config.threads,
+        "train_seconds_this_run": round(train_seconds, 1),
+        "steps": step,
+        "history": history,
+    }
+    meta = fit_on_dev(model, labels, groups_out, dev_split, dev_ids, pad_id, device=device)
+    meta.training = {**summary, **meta.training}
+    save_artifact(model.cpu(), meta, config.out_dir)
+    _log(f"wrote {config.out_dir} ({json.dumps(meta.training)})")
+    return meta.training
+
+
+def fit_on_dev(
+    model: MeanPoolClassifier,
+    labels: Sequence[str],
+    groups_out: dict[str, tuple[str, ...]],
+    dev_split: Split,
+    dev_ids: Sequence[Sequence[int]],
+    pad_id: int,
+    *,
+    device: torch.device | None = None,
+) -> ArtifactMeta:
+    """What the artifact learns from dev for trained weights: per-label thresholds and the two combiners.
+
+    Separate from :func:`train` so that weights made another way (an experiment averaging runs) get exactly
+    the recipe's thresholds and calibration. ``training`` holds only the dev macro-F1 at the tuned thresholds.
+    """
+    outputs = (*labels, *groups_out)
     model.eval()
     dev_logits = predict_logits(model, dev_ids, pad_id, device=device, progress="dev")
-    dev_probs = 1 / (1 + np.exp(-dev_logits[:, :n_labels]))
+    dev_probs = 1 / (1 + np.exp(-dev_logits[:, : len(labels)]))
     thresholds = best_thresholds(dev_probs, dev_split.labels, labels)
     vader = VaderSentiment()
     compounds = [vader.compound(t) for t in dev_split.texts]
@@ -414,28 +445,16 @@ def train(config: TrainConfig) -> dict[str, Any]:
     frustration = fit_combiner(
         dev_logits, compounds, group_target(dev_split.labels, FRUSTRATION_GROUP), frustration_features, outputs
     )
-    summary = {
-        "recipe": _jsonable({**config.recipe(), "stop_after_epochs": config.stop_after_epochs}),
-        "device": str(device),
-        "torch_threads": config.threads,
-        "train_seconds_this_run": round(train_seconds, 1),
-        "steps": step,
-        "history": history,
-        "dev_macro_f1_tuned": round(macro_f1(dev_probs, dev_split.labels, list(thresholds.values())), 4),
-    }
-    meta = ArtifactMeta(
-        labels=labels,
+    return ArtifactMeta(
+        labels=tuple(labels),
         thresholds=thresholds,
         anger=anger,
         frustration=frustration,
         weights_sha256="",
         base_sha256="",
-        training=summary,
+        training={"dev_macro_f1_tuned": round(macro_f1(dev_probs, dev_split.labels, list(thresholds.values())), 4)},
         group_outputs=groups_out,
     )
-    save_artifact(model.cpu(), meta, config.out_dir)
-    _log(f"wrote {config.out_dir} ({json.dumps(summary)})")
-    return summary
 
 
 def _jsonable(data: dict[str, Any]) -> dict[str, Any]:
