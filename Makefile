@@ -38,7 +38,7 @@ check: install
 
 # Benchmarks (minutes, not tests): the model's raw/batched/naive throughput, then end-to-end load on /v1/stream.
 bench: install
-	$(PY) bench/bench_model.py
+	$(PY) bench/bench_model.py --max-wait-ms 0 5
 	$(PY) -m bench.stream_load --rates 10 25 40 50 200 --seconds 20 --scorer model \
 	  $(if $(wildcard ../shared/data/support-conversations/conversations.json),--conversations ../shared/data/support-conversations/conversations.json)
 

@@ -4,8 +4,10 @@
 
 (a) raw: ``tokenize + forward`` (``EmotionScorer.logits``) at batch sizes 1..64, back to back;
 (b) service: the service's scorer path, ``MicroBatcher(load_scorer())`` with the default settings
-    (max batch 32, max wait 5 ms, queue 1024), under an open-loop offered load of 10, 50 and 200 turns/s
-    (arrivals on a fixed schedule, never waiting for answers), and at saturation (all turns at once);
+    (max batch 32, queue 1024, max wait ``CALMWATCH_BATCH_MAX_WAIT_MS``), under an open-loop offered load of
+    10, 50 and 200 turns/s (arrivals on a fixed schedule, never waiting for answers), and at saturation (all
+    turns at once). ``--max-wait-ms 0 1 5`` compares several max waits: at each rate the values run one after
+    another, so drift in the shared machine's speed hits them alike;
 (c) naive: a stock ``transformers.pipeline("text-classification")`` over the same fine-tuned encoder,
     called one message at a time.
 
@@ -127,20 +129,30 @@ async def _offered_load(batcher: MicroBatcher, texts: Sequence[str], rate: float
     return result
 
 
-async def bench_service(scorer: EmotionScorer, texts: Sequence[str], seconds: float) -> dict[str, Any]:
-    batcher = MicroBatcher.from_settings(scorer, Settings())
-    await batcher.start()
-    await batcher.score("warm-up")
+async def bench_service(
+    scorer: EmotionScorer, texts: Sequence[str], seconds: float, max_waits_ms: Sequence[float]
+) -> dict[str, Any]:
+    settings = Settings()
     out: dict[str, Any] = {
         "settings": {
-            "max_batch": batcher.max_batch,
-            "max_wait_ms": batcher.max_wait_s * 1000,
-            "max_queue": batcher.max_queue,
-        }
+            "max_batch": settings.batch_max_size,
+            "max_wait_ms": settings.batch_max_wait_ms,
+            "max_queue": settings.score_queue_max,
+        },
+        "offered": [],
     }
     for rate in (10, 50, 200):
-        out[f"offered_{rate}_per_s"] = await _offered_load(batcher, texts, rate, seconds)
-        print(f"service at {rate}/s: {out[f'offered_{rate}_per_s']}", file=sys.stderr)
+        for wait_ms in max_waits_ms:
+            batcher = MicroBatcher.from_settings(scorer, settings.model_copy(update={"batch_max_wait_ms": wait_ms}))
+            await batcher.start()
+            await batcher.score("warm-up")
+            measured = await _offered_load(batcher, texts, rate, seconds)
+            result = {"max_wait_ms": wait_ms, "offered_per_s": rate, **measured}
+            await batcher.aclose()
+            out["offered"].append(result)
+            print(f"service: {result}", file=sys.stderr)
+    batcher = MicroBatcher.from_settings(scorer, settings)
+    await batcher.start()
     # saturation, paired with the raw model on the very same turns and alternated round by round, so that
     # load from other processes on a shared machine hits both sides alike; the ratio is the median's
     n = min(batcher.max_queue, 1000)
@@ -206,6 +218,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results.json")
     parser.add_argument("--model", type=Path, default=None, help="artifact directory (default: models/artifact)")
     parser.add_argument("--conversations", type=Path, help="support-conversations JSON: bench on its dialog turns")
+    parser.add_argument(
+        "--max-wait-ms",
+        type=float,
+        nargs="+",
+        default=[Settings().batch_max_wait_ms],
+        help="micro-batching max waits to compare under offered load (default: the service's setting)",
+    )
     args = parser.parse_args(argv)
     torch.set_num_threads(args.threads)
     if args.conversations:
@@ -232,7 +251,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "rss_mb": {"before_load": round(rss_start), "model_loaded": round(rss_loaded)},
     }
     result["raw"] = bench_raw(scorer, texts, args.seconds)
-    result["service"] = asyncio.run(bench_service(scorer, texts, args.seconds))
+    result["service"] = asyncio.run(bench_service(scorer, texts, args.seconds, args.max_wait_ms))
     result["naive_pipeline"] = bench_naive(scorer, texts, args.seconds)
     print(f"naive pipeline: {result['naive_pipeline']}", file=sys.stderr)
     best_raw = max(v["turns_per_s"] for v in result["raw"].values())

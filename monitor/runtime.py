@@ -116,12 +116,7 @@ async def open_runtime(settings: Settings, *, scorer: Scorer | None = None) -> A
             if scorer is None:
                 scorer = await asyncio.to_thread(load_scorer, settings)
             metrics = Metrics()
-            batcher = MicroBatcher(
-                scorer,
-                max_batch=settings.batch_max_size,
-                max_wait_ms=settings.batch_max_wait_ms,
-                max_queue=settings.score_queue_max,
-            )
+            batcher = MicroBatcher.from_settings(scorer, settings)
             await batcher.start()
             metrics.track_queue("scoring", lambda: batcher.queue_depth)
             rules = RuleReloader(settings.rules_paths)

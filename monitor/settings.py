@@ -37,9 +37,13 @@ class Settings(BaseSettings):
     scorer: Literal["model", "vader"] = "model"
     model_path: Path | None = None  # None: the artifact committed in models/
     batch_max_size: int = 32
-    batch_max_wait_ms: float = 5.0
+    # No wait by default: the batcher still takes every turn already queued, and under load turns queue while
+    # the model runs, so batches fill by themselves. A wait only lengthens each scoring cycle when turns come
+    # one at a time: at 50 turns/s a 5 ms wait made the cycle as long as the gap between turns (p99 over
+    # 48 ms in every run against 21-41 ms with none; the model card's Throughput, bench/bench_model.py
+    # --max-wait-ms 0 1 2 5).
+    batch_max_wait_ms: float = 0.0
     score_queue_max: int = 1024
-    score_workers: int = 1
 
     # --- rules
     rules_paths: list[Path] = Field(default_factory=lambda: [REPO_ROOT / "rules"])
