@@ -7,7 +7,7 @@ passed, and scores them with one ``scorer.score(texts)`` call in a single-thread
 never blocks on the model. While a batch runs, new turns queue up and form the next batch at once: under
 load the batches fill by themselves and the wait only matters when traffic is light. That is why the service's
 default wait is 0 ms (take what is queued, never hold a batch open): on 2 cores a batch-1 forward pass takes
-about 15 ms, so at 50 turns/s any wait makes each cycle nearly as long as the gap between turns and latency
+15-30 ms, so at 50 turns/s any wait makes each cycle nearly as long as the gap between turns and latency
 queues up (see ``batch_max_wait_ms`` in :mod:`monitor.settings`).
 
 Memory is bounded: at most ``max_queue`` turns wait and ``max_batch`` are in flight. When the queue is full

@@ -39,9 +39,8 @@ class Settings(BaseSettings):
     batch_max_size: int = 32
     # No wait by default: the batcher still takes every turn already queued, and under load turns queue while
     # the model runs, so batches fill by themselves. A wait only lengthens each scoring cycle when turns come
-    # one at a time: at 50 turns/s a 5 ms wait made the cycle as long as the gap between turns (p99 over
-    # 48 ms in every run against 21-41 ms with none; the model card's Throughput, bench/bench_model.py
-    # --max-wait-ms 0 1 2 5).
+    # one at a time: at 50 turns/s a 5 ms wait made the cycle about as long as the gap between turns, and p50
+    # was higher than with none in every run (model card, Throughput: bench/bench_model.py --max-wait-ms).
     batch_max_wait_ms: float = 0.0
     score_queue_max: int = 1024
 
