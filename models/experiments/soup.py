@@ -54,8 +54,9 @@ def soup(models: Sequence[MeanPoolClassifier], n_labels: int) -> MeanPoolClassif
     """The uniform average of the members' weights; a head with extra (group) outputs contributes its label rows."""
     averaged = build_from_base(n_labels)
     state = averaged.state_dict()
+    member_states = [m.state_dict() for m in models]
     for name in state:
-        tensors = [m.state_dict()[name].float() for m in models]
+        tensors = [member[name].float() for member in member_states]
         if name.startswith("head."):
             tensors = [t[:n_labels] for t in tensors]
         state[name] = torch.stack(tensors).mean(dim=0)
