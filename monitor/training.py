@@ -40,6 +40,7 @@ from monitor.emotion_model import (
     LogisticCombiner,
     MeanPoolClassifier,
     build_from_base,
+    feature_value,
     frozen_parameter_names,
     load_tokenizer,
     save_artifact,
@@ -215,20 +216,23 @@ def group_target(labels: np.ndarray, group: Sequence[str]) -> np.ndarray:
 def combiner_features(
     logits: np.ndarray, compounds: Sequence[float], features: Sequence[str], outputs: Sequence[str] = GOEMOTIONS_LABELS
 ) -> np.ndarray:
-    """The design matrix of a :class:`LogisticCombiner` for many rows at once (``outputs`` names logits' columns)."""
-    cols = []
-    for name in features:
-        if name.startswith("logit:"):
-            cols.append(logits[:, list(outputs).index(name.removeprefix("logit:"))])
-        elif name == "vader_negativity":
-            cols.append(np.maximum(0.0, -np.asarray(compounds, dtype=np.float64)))
-        else:
-            raise ValueError(f"unknown feature {name!r}")
-    return np.stack(cols, axis=1).astype(np.float64)
+    """The design matrix of a :class:`LogisticCombiner` for many rows at once (``outputs`` names logits' columns).
+
+    Row by row through :func:`feature_value`, the function the service scores with, so what is fitted here is
+    exactly what is served (a few thousand rows take milliseconds).
+    """
+    rows = [
+        [feature_value(name, dict(zip(outputs, row, strict=True)), compound) for name in features]
+        for row, compound in zip(np.asarray(logits, dtype=np.float64).tolist(), compounds, strict=True)
+    ]
+    return np.asarray(rows, dtype=np.float64).reshape(len(rows), len(features))
 
 
-ANGER_FEATURES: tuple[str, ...] = tuple(f"logit:{name}" for name in ANGER_GROUP)
-FRUSTRATION_FEATURES: tuple[str, ...] = (*(f"logit:{name}" for name in FRUSTRATION_GROUP), "vader_negativity")
+# each group's noisy-OR over its members (plus VADER's negativity for frustration). The combiners used to read
+# the members' logits one by one ("logit:anger", ...); on dev the noisy-OR gave a lower held-out log-loss for
+# both scores in all six runs compared (model card, "How anger and frustration are derived")
+ANGER_FEATURES: tuple[str, ...] = (f"any_of:{','.join(ANGER_GROUP)}",)
+FRUSTRATION_FEATURES: tuple[str, ...] = (f"any_of:{','.join(FRUSTRATION_GROUP)}", "vader_negativity")
 
 # with group outputs, each group's own logit (plus VADER for frustration, as above) is the combiner's input
 ANGER_GROUP_FEATURES: tuple[str, ...] = ("logit:anger_group",)

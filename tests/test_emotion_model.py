@@ -19,6 +19,7 @@ from monitor.emotion_model import (
     HFDirectoryScorer,
     LogisticCombiner,
     ModelArtifactError,
+    any_of_logit,
     build_from_base,
     load_scorer,
     save_artifact,
@@ -59,6 +60,16 @@ def test_logistic_combiner_reads_named_features() -> None:
     assert value == pytest.approx(_sigmoid(-1.0 + 1.0 - 1.0 + 1.0))
     assert combiner({"anger": 2.0, "annoyance": -1.0}, vader_compound=0.9) == pytest.approx(_sigmoid(-1.0))
     assert LogisticCombiner.from_json(combiner.to_json()) == combiner
+
+
+def test_any_of_logit_is_a_union_that_does_not_overflow() -> None:
+    """One member gives its own logit back; more members only add; extreme logits stay finite."""
+    assert any_of_logit([1.7]) == pytest.approx(1.7)
+    assert any_of_logit([-2.0, -2.0]) > any_of_logit([-2.0]) > any_of_logit([-2.0, -50.0]) - 1e-9
+    p = _sigmoid(0.5)
+    assert _sigmoid(any_of_logit([0.5, 0.5])) == pytest.approx(1 - (1 - p) ** 2)
+    assert any_of_logit([800.0, -5.0]) == pytest.approx(800.0 + math.log1p(math.exp(-5.0)))  # 1 - u = e^-800 * (1 - p2)
+    assert math.isfinite(any_of_logit([-800.0, -800.0])) and any_of_logit([-800.0]) < -600
 
 
 def test_artifact_round_trip_scores_every_turn(untrained_artifact: Path) -> None:

@@ -13,6 +13,7 @@ from monitor.emotion_model import (
     GROUP_OUTPUTS,
     WEIGHTS_FILE,
     EmotionScorer,
+    feature_value,
     load_scorer,
     sha256_file,
 )
@@ -20,6 +21,7 @@ from monitor.training import (
     TrainConfig,
     best_thresholds,
     bucketed_batches,
+    combiner_features,
     fit_combiner,
     group_target,
     macro_f1,
@@ -87,6 +89,20 @@ def test_combiner_is_calibrated_on_its_fitting_data() -> None:
     preds = [combiner({"anger": row[2]}, 0.0) for row in logits]
     assert np.mean(preds) == pytest.approx(target.mean(), abs=0.01)
     assert combiner.coef[0] == pytest.approx(1.0, abs=0.15)
+
+
+def test_any_of_feature_is_the_noisy_or_of_the_members() -> None:
+    """The batch design matrix and the per-turn combiner compute the same union log-odds."""
+    rng = np.random.default_rng(2)
+    logits = rng.normal(-3, 3, size=(50, 28))
+    name = "any_of:anger,annoyance,disgust"
+    column = combiner_features(logits, [0.0] * 50, (name,))[:, 0]
+    members = 1 / (1 + np.exp(-logits[:, [2, 3, 11]]))
+    union = 1 - np.prod(1 - members, axis=1)
+    np.testing.assert_allclose(column, np.log(union / (1 - union)), rtol=1e-9, atol=1e-9)
+    for row, value in zip(logits, column, strict=True):
+        by_name = {"anger": row[2], "annoyance": row[3], "disgust": row[11]}
+        assert feature_value(name, by_name, 0.0) == pytest.approx(value, abs=1e-12)
 
 
 def _config(tmp_path: Path, name: str, **overrides: object) -> TrainConfig:
@@ -160,10 +176,14 @@ def test_group_outputs_are_trained_on_the_union_and_feed_the_combiners(tmp_path:
 
 
 def test_without_group_outputs_the_artifact_has_the_28_labels_only(tmp_path: Path) -> None:
-    """The default recipe: 28 outputs, and anger combines the three member logits."""
+    """The default recipe: 28 outputs; anger reads its group's noisy-OR, frustration that plus VADER."""
     train(_config(tmp_path, "plain", epochs=1))
     scorer = load_scorer(tmp_path / "plain" / "artifact")
     assert isinstance(scorer, EmotionScorer)
     assert scorer.meta.outputs == GOEMOTIONS_LABELS
-    assert scorer.meta.anger.features == ("logit:anger", "logit:annoyance", "logit:disgust")
+    assert scorer.meta.anger.features == ("any_of:anger,annoyance,disgust",)
+    assert scorer.meta.frustration.features == (
+        "any_of:anger,annoyance,disappointment,disapproval",
+        "vader_negativity",
+    )
     assert scorer.logits(["I am furious"]).shape == (1, len(GOEMOTIONS_LABELS))

@@ -6,7 +6,7 @@ F1 at the threshold chosen on the training folds. The recipe's choice in ``monit
 this prints; the model card quotes its output.
 
     .venv/bin/python models/experiments/combiner_features.py --data ../shared/data/goemotions \\
-        --artifact models/artifact     # about 1 minute
+        --artifact models/artifact     # about 1 minute per artifact; repeat --artifact to compare runs
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
@@ -26,12 +27,17 @@ from monitor.scoring import VaderSentiment
 from monitor.training import (
     ANGER_FEATURES,
     FRUSTRATION_FEATURES,
+    Split,
     best_thresholds,
     combiner_features,
     group_target,
     predict_logits,
     read_split,
 )
+
+# what the combiners read before the noisy-OR: each member's logit with its own weight
+MEMBER_ANGER_FEATURES: tuple[str, ...] = tuple(f"logit:{name}" for name in ANGER_GROUP)
+MEMBER_FRUSTRATION_FEATURES: tuple[str, ...] = (*(f"logit:{name}" for name in FRUSTRATION_GROUP), "vader_negativity")
 
 
 def cross_validate(x: np.ndarray, y: np.ndarray, folds: int = 5, seed: int = 13) -> tuple[float, float]:
@@ -52,21 +58,29 @@ def cross_validate(x: np.ndarray, y: np.ndarray, folds: int = 5, seed: int = 13)
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--data", type=Path, required=True)
-    parser.add_argument("--artifact", type=Path, required=True)
+    parser.add_argument("--artifact", type=Path, required=True, action="append", help="repeat to compare runs")
     args = parser.parse_args(argv)
     torch.set_num_threads(2)
-
-    model, meta = load_artifact(args.artifact)
     tokenizer = load_tokenizer()
     dev = read_split(args.data, "dev")
-    ids = tokenizer(dev.texts, truncation=True, max_length=meta.max_length)["input_ids"]
-    logits = predict_logits(model, ids, int(tokenizer.pad_token_id), progress="dev")
     vader = VaderSentiment()
     compounds = [vader.compound(t) for t in dev.texts]
+    for artifact in args.artifact:
+        print(f"== {artifact}")
+        compare(artifact, dev, compounds, tokenizer)
+    return 0
 
+
+def compare(artifact: Path, dev: Split, compounds: Sequence[float], tokenizer: Any) -> None:
+    model, meta = load_artifact(artifact)
+    ids = tokenizer(dev.texts, truncation=True, max_length=meta.max_length)["input_ids"]
+    logits = predict_logits(model, ids, int(tokenizer.pad_token_id), progress="dev")
     candidates: dict[str, dict[str, tuple[str, ...]]] = {
-        "anger": {"member logits": ANGER_FEATURES},
-        "frustration": {"member logits + vader": FRUSTRATION_FEATURES},
+        "anger": {"member logits": MEMBER_ANGER_FEATURES, "noisy-OR (recipe)": ANGER_FEATURES},
+        "frustration": {
+            "member logits + vader": MEMBER_FRUSTRATION_FEATURES,
+            "noisy-OR + vader (recipe)": FRUSTRATION_FEATURES,
+        },
     }
     if "anger_group" in meta.group_outputs:
         candidates["anger"]["group logit"] = ("logit:anger_group",)
@@ -81,7 +95,6 @@ def main(argv: Sequence[str] | None = None) -> int:
             x = combiner_features(logits, compounds, features, meta.outputs)
             loss, f1 = cross_validate(x, y)
             print(f"{score:12s} {name:32s} dev 5-fold log-loss {loss:.4f}  F1 {f1:.4f}")
-    return 0
 
 
 if __name__ == "__main__":
