@@ -283,6 +283,41 @@ def test_follow_up_and_apology_loop(engine: RuleEngine) -> None:
     assert "apology_loop" in fired(engine, sorry)
 
 
+@pytest.mark.parametrize(
+    "text",
+    [
+        "I have asked FIVE times and nobody cares",
+        "This is the third time I'm writing to you about this refund.",
+        "Still no reply from your billing team, two weeks on.",
+        "I’ve already explained this to two of your colleagues.",
+    ],
+)
+def test_repeat_contact_fires_on_chasing_in_words_the_model_reads_as_calm(engine: RuleEngine, text: str) -> None:
+    """Having to chase is flagged from the words, even at scores the anger and frustration rules ignore."""
+    candidate = fired(engine, [("customer", text, 0.2, 0.3)]).get("repeat_contact")
+    assert candidate is not None and candidate.severity == "warning"
+    assert "Zoë has had to chase this" in candidate.nudge
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "I asked about the price of the blue one, is it in stock?",
+        "For the first time in years I'm happy with a provider, thanks!",
+        "It has worked every time since the update.",
+        "The app crashed three times now, any idea why?",
+        "My order is on hold for verification, how long does that take?",
+    ],
+)
+def test_repeat_contact_ignores_ordinary_asking(engine: RuleEngine, text: str) -> None:
+    assert "repeat_contact" not in fired(engine, [("customer", text)])
+
+
+def test_repeat_contact_watches_only_the_customer(engine: RuleEngine) -> None:
+    """An agent saying "I already explained" is the agent_tone rule's business, not a customer chasing."""
+    assert "repeat_contact" not in fired(engine, [("customer", "hi"), ("agent", "As I already explained, no.")])
+
+
 def test_evaluate_is_pure(engine: RuleEngine) -> None:
     """The same snapshot gives the same candidates every time."""
     s = snap([("customer", "YOU are USELESS!!!", 0.9, 0.8, -0.8)])

@@ -31,6 +31,7 @@ class TextFeatures:
     dismissive: str | None
     promise: str | None
     apology: str | None
+    repeat_contact: str | None
 
 
 class SignalExtractor:
@@ -47,7 +48,15 @@ class SignalExtractor:
         self._insults = frozenset(w.lower() for w in signals.insults)
         self._patterns: dict[str, re.Pattern[str] | None] = {
             name: compile_phrases(getattr(signals, name))
-            for name in ("abuse_phrases", "manager_request", "threats", "dismissive", "promises", "apologies")
+            for name in (
+                "abuse_phrases",
+                "manager_request",
+                "threats",
+                "dismissive",
+                "promises",
+                "apologies",
+                "repeat_contact",
+            )
         }
         self.features = lru_cache(maxsize=8192)(self._compute)
 
@@ -63,6 +72,7 @@ class SignalExtractor:
             dismissive=find_phrase(self._patterns["dismissive"], text),
             promise=find_phrase(self._patterns["promises"], text),
             apology=find_phrase(self._patterns["apologies"], text),
+            repeat_contact=find_phrase(self._patterns["repeat_contact"], text),
         )
 
 

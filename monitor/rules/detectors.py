@@ -444,3 +444,20 @@ def apology_loop(ctx: TurnContext, p: Params) -> Finding | None:
     if count < p.apologies:
         return None
     return Finding(f"{count} of the last {len(replies)} agent replies apologise (>= {p.apologies})")
+
+
+# ---------------------------------------------------------------------------------------- repeat_contact
+
+
+@_register("repeat_contact", Params, watches={"customer"}, fields={"phrase"})
+def repeat_contact(ctx: TurnContext, p: Params) -> Finding | None:
+    """The customer says they have had to chase: asked several times, still waiting, nobody answers.
+
+    Words, not scores: a Reddit-trained model reads "I have asked FIVE times and nobody cares" as mildly
+    annoyed at most (the model card shows why), yet a customer who has to repeat themselves is the one about to
+    give up on the company. The phrases are the pack's ``repeat_contact`` signal list.
+    """
+    phrase = ctx.features(ctx.latest).repeat_contact
+    if phrase is None:
+        return None
+    return Finding(f"customer says they have had to chase ({phrase!r})", fields={"phrase": phrase})

@@ -97,6 +97,7 @@ class Signals(_Strict):
     dismissive: list[str] = Field(default_factory=list)
     promises: list[str] = Field(default_factory=list)
     apologies: list[str] = Field(default_factory=list)
+    repeat_contact: list[str] = Field(default_factory=list)
 
 
 class RiskWeights(_Strict):
