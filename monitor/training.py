@@ -374,6 +374,7 @@ def train(config: TrainConfig) -> dict[str, Any]:
         total=last_step, initial=min(step, last_step), desc="train", unit="step", file=sys.stderr, dynamic_ncols=True
     )
     running = None
+    final_logits: np.ndarray | None = None  # stays None for a run resumed after its last epoch
     for epoch in range(step // steps_per_epoch, epochs_to_run):
         model.train()
         batches = bucketed_batches(lengths, config.batch_size, config.seed * 1000 + epoch)
@@ -398,6 +399,7 @@ def train(config: TrainConfig) -> dict[str, Any]:
                 return {"stopped_at_step": step}
         save_checkpoint()
         dev_logits = predict_logits(model, dev_ids, pad_id, device=device, progress="dev")
+        final_logits = dev_logits  # after the last epoch, those of the final weights: fit_on_dev reuses them
         dev_probs = 1 / (1 + np.exp(-dev_logits[:, :n_labels]))
         f1_half = macro_f1(dev_probs, dev_split.labels, [0.5] * len(labels))
         history.append({"epoch": epoch + 1, "dev_macro_f1_at_0.5": round(f1_half, 4)})
@@ -413,7 +415,7 @@ def train(config: TrainConfig) -> dict[str, Any]:
         "steps": step,
         "history": history,
     }
-    meta = fit_on_dev(model, labels, groups_out, dev_split, dev_ids, pad_id, device=device)
+    meta = fit_on_dev(model, labels, groups_out, dev_split, dev_ids, pad_id, device=device, dev_logits=final_logits)
     meta.training = {**summary, **meta.training}
     save_artifact(model.cpu(), meta, config.out_dir)
     _log(f"wrote {config.out_dir} ({json.dumps(meta.training)})")
@@ -429,15 +431,18 @@ def fit_on_dev(
     pad_id: int,
     *,
     device: torch.device | None = None,
+    dev_logits: np.ndarray | None = None,
 ) -> ArtifactMeta:
     """What the artifact learns from dev for trained weights: per-label thresholds and the two combiners.
 
     Separate from :func:`train` so that weights made another way (an experiment averaging runs) get exactly
     the recipe's thresholds and calibration. ``training`` holds only the dev macro-F1 at the tuned thresholds.
+    ``dev_logits``, when the caller already has them for these weights, saves a second pass over dev.
     """
     outputs = (*labels, *groups_out)
     model.eval()
-    dev_logits = predict_logits(model, dev_ids, pad_id, device=device, progress="dev")
+    if dev_logits is None:
+        dev_logits = predict_logits(model, dev_ids, pad_id, device=device, progress="dev")
     dev_probs = 1 / (1 + np.exp(-dev_logits[:, : len(labels)]))
     thresholds = best_thresholds(dev_probs, dev_split.labels, labels)
     vader = VaderSentiment()

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import shutil
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
 
+from monitor import training
 from monitor.emotion_model import (
     GOEMOTIONS_LABELS,
     GROUP_OUTPUTS,
@@ -173,6 +175,23 @@ def test_group_outputs_are_trained_on_the_union_and_feed_the_combiners(tmp_path:
         z = scorer.meta.anger.intercept + scorer.meta.anger.coef[0] * row[column]
         assert score.anger == pytest.approx(1 / (1 + np.exp(-z)), abs=1e-6)
         assert set(score.emotions) == set(GOEMOTIONS_LABELS)  # the group outputs are not emotions
+
+
+def test_the_final_dev_pass_is_shared_with_calibration(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """One pass over dev per epoch: thresholds and combiners reuse the last epoch's logits, not a pass of their own."""
+    calls = []
+    real = training.predict_logits
+
+    def counting(*args: Any, **kwargs: Any) -> np.ndarray:
+        calls.append(kwargs.get("progress"))
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(training, "predict_logits", counting)
+    train(_config(tmp_path, "once", epochs=2))
+    assert calls == ["dev", "dev"]
+    calls.clear()
+    train(_config(tmp_path, "once", epochs=2, resume=True))  # resumed after its last epoch: fitting needs a pass
+    assert calls == ["dev"]
 
 
 def test_without_group_outputs_the_artifact_has_the_28_labels_only(tmp_path: Path) -> None:
