@@ -35,7 +35,6 @@ from monitor.emotion_model import (
 from monitor.scoring import VaderSentiment
 from monitor.training import (
     best_thresholds,
-    combiner_features,
     group_target,
     macro_f1,
     predict_logits,
@@ -49,10 +48,9 @@ CUSTOMER_SERVICE_SET = HERE / "eval" / "customer_service.jsonl"
 def combine(
     combiner: LogisticCombiner, logits: np.ndarray, compounds: Sequence[float], outputs: Sequence[str]
 ) -> np.ndarray:
-    """A combiner applied to many rows at once (same maths as ``LogisticCombiner.__call__``)."""
-    x = combiner_features(logits, compounds, combiner.features, outputs)
-    z = combiner.intercept + x @ np.asarray(combiner.coef)
-    return 1 / (1 + np.exp(-np.clip(z, -60, 60)))
+    """A combiner applied to many rows: the service's own ``LogisticCombiner.__call__``, row by row."""
+    rows = np.asarray(logits, dtype=np.float64).tolist()
+    return np.array([combiner(dict(zip(outputs, row, strict=True)), c) for row, c in zip(rows, compounds, strict=True)])
 
 
 def f1(pred: np.ndarray, truth: np.ndarray) -> float:
