@@ -33,7 +33,7 @@ from typing import Any, TextIO
 import torch
 from torch import nn
 
-from monitor.errors import CalmwatchError
+from monitor.errors import ModelArtifactError
 from monitor.schemas import TurnScores
 from monitor.scoring import VaderSentiment
 
@@ -68,10 +68,6 @@ SERVE_MAX_LENGTH = 128
 #: tokens: one long turn in a batch of short ones would otherwise make every row pay for its length, and on
 #: real chat turns (10 to 160 word pieces) a padded batch of 32 was slower than batches of 4.
 TOKEN_BUDGET = 1024
-
-
-class ModelArtifactError(CalmwatchError):
-    """The model artifact is missing, incomplete or does not match its checksums; the message names the path."""
 
 
 # --------------------------------------------------------------------------------------------- the network

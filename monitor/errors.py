@@ -3,7 +3,7 @@
 CalmwatchError
 ├── ConfigurationError          settings that cannot work (e.g. no keys on a public interface)
 ├── RulePackError               an invalid rule pack: names the file, the rule and the field
-├── ModelArtifactError          (monitor.emotion_model) missing or corrupt model artifact
+├── ModelArtifactError          a missing, corrupt or unloadable model artifact (names the path)
 ├── RedisUnavailableError       Redis did not answer within the bounded start-up retries
 ├── EmbeddedRedisError          the embedded server could not be started
 └── IngestError                 a bad event from a connector; carries a machine-readable ``code``
@@ -32,6 +32,10 @@ class RulePackError(CalmwatchError):
         self.field = field
         where = file + (f", rule {rule!r}" if rule else "") + (f", field {field!r}" if field else "")
         super().__init__(f"{where}: {message}")
+
+
+class ModelArtifactError(CalmwatchError):
+    """The model artifact is missing, incomplete or does not match its checksums; the message names the path."""
 
 
 class RedisUnavailableError(CalmwatchError):
