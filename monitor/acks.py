@@ -17,7 +17,7 @@ from datetime import datetime
 from pydantic import BaseModel, Field
 from redis.asyncio import Redis
 
-from monitor import keys
+from monitor import redis_keys as keys
 from monitor.alerts import stream_id_key
 from monitor.schemas import utcnow
 

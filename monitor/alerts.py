@@ -16,7 +16,7 @@ from typing import Any
 
 from redis.asyncio import Redis
 
-from monitor import keys
+from monitor import redis_keys as keys
 from monitor.schemas import SEVERITY_RANK, Alert, AlertCandidate, ConversationMeta, TurnRecord
 
 _STREAM_ID = re.compile(r"^\d+(-\d+)?$")

@@ -50,7 +50,7 @@ from starlette.exceptions import WebSocketException
 from starlette.requests import HTTPConnection
 from starlette.websockets import WebSocket
 
-from monitor import keys
+from monitor import redis_keys
 from monitor.errors import ConfigurationError, RateLimitedError
 from monitor.settings import Settings
 
@@ -148,33 +148,35 @@ class KeyStore:
         )
         digest = hash_key(key)
         async with self._redis.pipeline(transaction=True) as pipe:
-            pipe.hset(keys.API_KEYS, digest, record.model_dump_json())
-            pipe.hset(keys.API_KEY_IDS, record.id, digest)
+            pipe.hset(redis_keys.API_KEYS, digest, record.model_dump_json())
+            pipe.hset(redis_keys.API_KEY_IDS, record.id, digest)
             await pipe.execute()
         return key, record
 
     async def lookup(self, key: str) -> KeyRecord | None:
-        raw = await self._redis.hget(keys.API_KEYS, hash_key(key))
+        raw = await self._redis.hget(redis_keys.API_KEYS, hash_key(key))
         return KeyRecord.model_validate_json(raw) if raw else None
 
     async def exists(self, key_id: str) -> bool:
-        return bool(await self._redis.hexists(keys.API_KEY_IDS, key_id))
+        return bool(await self._redis.hexists(redis_keys.API_KEY_IDS, key_id))
 
     async def count(self) -> int:
-        return int(await self._redis.hlen(keys.API_KEYS))
+        return int(await self._redis.hlen(redis_keys.API_KEYS))
 
     async def records(self) -> list[KeyRecord]:
-        records = [KeyRecord.model_validate_json(raw) for raw in (await self._redis.hgetall(keys.API_KEYS)).values()]
+        records = [
+            KeyRecord.model_validate_json(raw) for raw in (await self._redis.hgetall(redis_keys.API_KEYS)).values()
+        ]
         return sorted(records, key=lambda r: r.created_at)
 
     async def revoke(self, key_id: str) -> bool:
         """Delete a key; its tokens stop working at once. False when there was no such key."""
-        digest = await self._redis.hget(keys.API_KEY_IDS, key_id)
+        digest = await self._redis.hget(redis_keys.API_KEY_IDS, key_id)
         if digest is None:
             return False
         async with self._redis.pipeline(transaction=True) as pipe:
-            pipe.hdel(keys.API_KEYS, digest)
-            pipe.hdel(keys.API_KEY_IDS, key_id)
+            pipe.hdel(redis_keys.API_KEYS, digest)
+            pipe.hdel(redis_keys.API_KEY_IDS, key_id)
             await pipe.execute()
         return True
 
@@ -261,8 +263,8 @@ class Authenticator:
     @classmethod
     async def open(cls, redis: Redis, settings: Settings) -> Authenticator:
         """Load (or create, once for all processes) the token secret and check the exposure rule."""
-        await redis.set(keys.TOKEN_SECRET, secrets.token_hex(32), nx=True)
-        secret = await redis.get(keys.TOKEN_SECRET)
+        await redis.set(redis_keys.TOKEN_SECRET, secrets.token_hex(32), nx=True)
+        secret = await redis.get(redis_keys.TOKEN_SECRET)
         assert secret is not None
         auth = cls(redis, settings, TokenSigner(secret if isinstance(secret, bytes) else secret.encode()))
         await check_exposure(settings, await auth.keys.count())
@@ -313,7 +315,7 @@ class Authenticator:
         if not principal.rate_limited:
             return
         allowed, retry_after = await self._bucket(
-            keys=[keys.rate_limit(principal.key_id)],
+            keys=[redis_keys.rate_limit(principal.key_id)],
             args=[self._settings.ingest_rate_per_s, self._settings.ingest_burst],
         )
         if not int(allowed):

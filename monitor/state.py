@@ -13,7 +13,7 @@ from typing import Any
 
 from redis.asyncio import Redis
 
-from monitor import keys
+from monitor import redis_keys as keys
 from monitor.schemas import ConversationMeta, ConversationSnapshot, ConversationStart, TurnRecord, utcnow
 
 #: A transcript longer than this keeps only its most recent turns (the rules see far fewer).

@@ -13,7 +13,7 @@ import pytest
 from redis.asyncio import Redis
 from websockets.sync.client import connect
 
-from monitor import keys
+from monitor import redis_keys as keys
 from monitor.acks import AckStore
 from monitor.auth import KeyStore
 from monitor.demo import (

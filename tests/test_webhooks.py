@@ -18,7 +18,7 @@ import httpx
 import pytest
 import redis
 
-from monitor import keys
+from monitor import redis_keys
 from monitor.delivery.webhooks import WebhookEndpoint, event_types
 from monitor.schemas import Alert
 from tests.conftest import LiveServer, free_port, make_settings
@@ -232,9 +232,11 @@ def test_alerts_written_while_no_dispatcher_ran_are_delivered_at_start(flushed_r
         "reason": "anger 0.9",
         "created_at": datetime.now(UTC).isoformat(),
     }
-    lost = _text(sync.xadd(keys.ALERTS_STREAM, {"alert": json.dumps(body)}))
-    sync.xreadgroup(keys.WEBHOOK_GROUP, "a-consumer-that-crashed", {keys.ALERTS_STREAM: ">"})  # read, never acked
-    waiting = _text(sync.xadd(keys.ALERTS_STREAM, {"alert": json.dumps({**body, "message_id": "m2"})}))
+    lost = _text(sync.xadd(redis_keys.ALERTS_STREAM, {"alert": json.dumps(body)}))
+    sync.xreadgroup(
+        redis_keys.WEBHOOK_GROUP, "a-consumer-that-crashed", {redis_keys.ALERTS_STREAM: ">"}
+    )  # read, never acked
+    waiting = _text(sync.xadd(redis_keys.ALERTS_STREAM, {"alert": json.dumps({**body, "message_id": "m2"})}))
     sync.close()
     original = webhooks_module.CLAIM_IDLE_MS
     webhooks_module.CLAIM_IDLE_MS = 1
@@ -433,13 +435,13 @@ async def test_each_failure_is_rescheduled_with_jittered_backoff_then_fails(flus
             await dispatcher.attempt(endpoint, *loaded)
             view = await dispatcher.store.delivery(endpoint.id, delivery_id)
             assert view is not None and view.attempts[-1].response == "down"
-            due = await redis_client.zscore(keys.webhook_due(endpoint.id), delivery_id)
+            due = await redis_client.zscore(redis_keys.webhook_due(endpoint.id), delivery_id)
             if delay is None:
                 assert view.status == "failed" and view.next_attempt_at is None and due is None
             else:
                 assert view.status == "pending" and due is not None
                 assert before + 0.8 * delay - 1 <= due <= time.time() + 1.2 * delay
-                await redis_client.zadd(keys.webhook_due(endpoint.id), {delivery_id: 0})  # make it due now
+                await redis_client.zadd(redis_keys.webhook_due(endpoint.id), {delivery_id: 0})  # make it due now
         assert len(seen) == 3 and len(set(seen)) == 1 and seen[0][0] == "msg_alert-raised_5-0"
     finally:
         await http.aclose()
@@ -454,8 +456,8 @@ def test_a_stopped_service_leaves_no_consumer_behind(flushed_redis: str) -> None
             pass
     sync = redis.Redis.from_url(flushed_redis)
     try:
-        assert sync.xinfo_consumers(keys.ALERTS_STREAM, keys.WEBHOOK_GROUP) == []
-        assert [g["name"] for g in sync.xinfo_groups(keys.ALERTS_STREAM)] == [keys.WEBHOOK_GROUP.encode()]
+        assert sync.xinfo_consumers(redis_keys.ALERTS_STREAM, redis_keys.WEBHOOK_GROUP) == []
+        assert [g["name"] for g in sync.xinfo_groups(redis_keys.ALERTS_STREAM)] == [redis_keys.WEBHOOK_GROUP.encode()]
     finally:
         sync.close()
 

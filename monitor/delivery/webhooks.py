@@ -51,7 +51,7 @@ from redis.asyncio import Redis
 from redis.exceptions import ResponseError, WatchError
 from standardwebhooks import Webhook
 
-from monitor import __version__, keys
+from monitor import __version__, redis_keys
 from monitor.schemas import SEVERITY_RANK, Alert, Severity
 from monitor.settings import Settings
 
@@ -222,15 +222,15 @@ class WebhookStore:
             created_at=_now(),
             secret=new_secret(),
         )
-        await self._redis.hset(keys.WEBHOOKS, endpoint.id, endpoint.model_dump_json())
+        await self._redis.hset(redis_keys.WEBHOOKS, endpoint.id, endpoint.model_dump_json())
         return endpoint
 
     async def get(self, endpoint_id: str) -> WebhookEndpoint | None:
-        raw = await self._redis.hget(keys.WEBHOOKS, endpoint_id)
+        raw = await self._redis.hget(redis_keys.WEBHOOKS, endpoint_id)
         return WebhookEndpoint.model_validate_json(raw) if raw else None
 
     async def endpoints(self) -> list[WebhookEndpoint]:
-        raw = await self._redis.hgetall(keys.WEBHOOKS)
+        raw = await self._redis.hgetall(redis_keys.WEBHOOKS)
         return sorted((WebhookEndpoint.model_validate_json(v) for v in raw.values()), key=lambda e: e.created_at)
 
     async def update(
@@ -240,14 +240,14 @@ class WebhookStore:
         async with self._redis.pipeline(transaction=True) as pipe:
             while True:
                 try:
-                    await pipe.watch(keys.WEBHOOKS)
-                    raw = await pipe.hget(keys.WEBHOOKS, endpoint_id)
+                    await pipe.watch(redis_keys.WEBHOOKS)
+                    raw = await pipe.hget(redis_keys.WEBHOOKS, endpoint_id)
                     if raw is None:
                         await pipe.reset()
                         return None
                     endpoint = change(WebhookEndpoint.model_validate_json(raw))
                     pipe.multi()
-                    pipe.hset(keys.WEBHOOKS, endpoint_id, endpoint.model_dump_json())
+                    pipe.hset(redis_keys.WEBHOOKS, endpoint_id, endpoint.model_dump_json())
                     await pipe.execute()
                     return endpoint
                 except WatchError:
@@ -257,14 +257,14 @@ class WebhookStore:
         """Remove the endpoint; its queued deliveries go with it (their records expire on their own). Not one
         MULTI: the endpoint's keys live in its own hash slot, and a due set left by a crash here is never read."""
         async with self._redis.pipeline(transaction=False) as pipe:
-            pipe.hdel(keys.WEBHOOKS, endpoint_id)
-            pipe.delete(keys.webhook_due(endpoint_id))
-            pipe.delete(keys.webhook_deliveries(endpoint_id))
+            pipe.hdel(redis_keys.WEBHOOKS, endpoint_id)
+            pipe.delete(redis_keys.webhook_due(endpoint_id))
+            pipe.delete(redis_keys.webhook_deliveries(endpoint_id))
             removed, _, _ = await pipe.execute()
         return bool(removed)
 
     async def pending_count(self, endpoint_id: str) -> int:
-        return int(await self._redis.zcard(keys.webhook_due(endpoint_id)))
+        return int(await self._redis.zcard(redis_keys.webhook_due(endpoint_id)))
 
     # --- deliveries
     async def enqueue(self, endpoint: WebhookEndpoint, delivery: Delivery, body: bytes, *, schedule: bool) -> bool:
@@ -272,9 +272,9 @@ class WebhookStore:
         due = time.time()
         created = await self._enqueue(
             keys=[
-                keys.webhook_delivery(endpoint.id, delivery.id),
-                keys.webhook_due(endpoint.id),
-                keys.webhook_deliveries(endpoint.id),
+                redis_keys.webhook_delivery(endpoint.id, delivery.id),
+                redis_keys.webhook_due(endpoint.id),
+                redis_keys.webhook_deliveries(endpoint.id),
             ],
             args=[
                 delivery.model_dump_json(),
@@ -291,11 +291,11 @@ class WebhookStore:
     async def claim(self, endpoint_id: str, limit: int, lease_s: float) -> list[str]:
         """Up to ``limit`` due delivery ids, leased: if this process dies they become due again at lease end."""
         now = time.time()
-        ids = await self._claim(keys=[keys.webhook_due(endpoint_id)], args=[now, now + lease_s, limit])
+        ids = await self._claim(keys=[redis_keys.webhook_due(endpoint_id)], args=[now, now + lease_s, limit])
         return [_decode(i) for i in ids]
 
     async def load(self, endpoint_id: str, delivery_id: str) -> tuple[Delivery, bytes] | None:
-        meta, body = await self._redis.hmget(keys.webhook_delivery(endpoint_id, delivery_id), ["meta", "body"])
+        meta, body = await self._redis.hmget(redis_keys.webhook_delivery(endpoint_id, delivery_id), ["meta", "body"])
         if meta is None or body is None:
             return None
         return Delivery.model_validate_json(meta), body if isinstance(body, bytes) else body.encode()
@@ -304,33 +304,33 @@ class WebhookStore:
         self, endpoint_id: str, delivery: Delivery, attempt: Attempt | None, *, due_at: float | None
     ) -> None:
         """Save the delivery's state (and the attempt), and put it back on the due set or take it off."""
-        dkey = keys.webhook_delivery(endpoint_id, delivery.id)
+        dkey = redis_keys.webhook_delivery(endpoint_id, delivery.id)
         async with self._redis.pipeline(transaction=True) as pipe:
             pipe.hset(dkey, "meta", delivery.model_dump_json())
             pipe.expire(dkey, DELIVERY_TTL_S)
             if attempt is not None:
-                akey = keys.webhook_attempts(endpoint_id, delivery.id)
+                akey = redis_keys.webhook_attempts(endpoint_id, delivery.id)
                 pipe.rpush(akey, attempt.model_dump_json())
                 pipe.ltrim(akey, -ATTEMPTS_KEPT, -1)
                 pipe.expire(akey, DELIVERY_TTL_S)
             if due_at is None:
-                pipe.zrem(keys.webhook_due(endpoint_id), delivery.id)
+                pipe.zrem(redis_keys.webhook_due(endpoint_id), delivery.id)
             else:
-                pipe.zadd(keys.webhook_due(endpoint_id), {delivery.id: due_at})
+                pipe.zadd(redis_keys.webhook_due(endpoint_id), {delivery.id: due_at})
             await pipe.execute()
 
     async def release(self, endpoint_id: str, delivery_id: str) -> None:
         """Make a leased delivery due now (an attempt interrupted by shutdown)."""
-        await self._redis.zadd(keys.webhook_due(endpoint_id), {delivery_id: time.time()}, xx=True)
+        await self._redis.zadd(redis_keys.webhook_due(endpoint_id), {delivery_id: time.time()}, xx=True)
 
     async def deliveries(self, endpoint_id: str, *, limit: int = 50) -> list[DeliveryView]:
         """The newest deliveries first, each with its attempts."""
-        raw_ids: list[Any] = await self._redis.zrevrange(keys.webhook_deliveries(endpoint_id), 0, limit - 1)
+        raw_ids: list[Any] = await self._redis.zrevrange(redis_keys.webhook_deliveries(endpoint_id), 0, limit - 1)
         ids = [_decode(i) for i in raw_ids]
         async with self._redis.pipeline(transaction=False) as pipe:
             for did in ids:
-                pipe.hget(keys.webhook_delivery(endpoint_id, did), "meta")
-                pipe.lrange(keys.webhook_attempts(endpoint_id, did), 0, -1)
+                pipe.hget(redis_keys.webhook_delivery(endpoint_id, did), "meta")
+                pipe.lrange(redis_keys.webhook_attempts(endpoint_id, did), 0, -1)
             results = await pipe.execute()
         views = []
         for meta, attempts in zip(results[::2], results[1::2], strict=True):
@@ -342,11 +342,11 @@ class WebhookStore:
         return views
 
     async def delivery(self, endpoint_id: str, delivery_id: str) -> DeliveryView | None:
-        meta = await self._redis.hget(keys.webhook_delivery(endpoint_id, delivery_id), "meta")
+        meta = await self._redis.hget(redis_keys.webhook_delivery(endpoint_id, delivery_id), "meta")
         if meta is None:
             return None
         view = DeliveryView.model_validate_json(meta)
-        raw = await self._redis.lrange(keys.webhook_attempts(endpoint_id, delivery_id), 0, -1)
+        raw = await self._redis.lrange(redis_keys.webhook_attempts(endpoint_id, delivery_id), 0, -1)
         view.attempts = [Attempt.model_validate_json(a) for a in raw]
         return view
 
@@ -402,7 +402,7 @@ class WebhookDispatcher:
 
     async def _ensure_group(self) -> None:
         try:
-            await self._redis.xgroup_create(keys.ALERTS_STREAM, keys.WEBHOOK_GROUP, id="$", mkstream=True)
+            await self._redis.xgroup_create(redis_keys.ALERTS_STREAM, redis_keys.WEBHOOK_GROUP, id="$", mkstream=True)
         except ResponseError as exc:
             if "BUSYGROUP" not in str(exc):
                 raise
@@ -434,10 +434,10 @@ class WebhookDispatcher:
         """Remove this process's consumer from the group, so restarts do not pile up consumers; only when it holds
         no unacknowledged alert (deleting a consumer drops its pending entries, which another must claim)."""
         pending = await self._redis.xpending_range(
-            keys.ALERTS_STREAM, keys.WEBHOOK_GROUP, min="-", max="+", count=1, consumername=self._consumer
+            redis_keys.ALERTS_STREAM, redis_keys.WEBHOOK_GROUP, min="-", max="+", count=1, consumername=self._consumer
         )
         if not pending:
-            await self._redis.xgroup_delconsumer(keys.ALERTS_STREAM, keys.WEBHOOK_GROUP, self._consumer)
+            await self._redis.xgroup_delconsumer(redis_keys.ALERTS_STREAM, redis_keys.WEBHOOK_GROUP, self._consumer)
 
     # --- alert stream -> queued deliveries
     async def _fanout_loop(self) -> None:
@@ -449,7 +449,11 @@ class WebhookDispatcher:
                     await self._claim_abandoned()
                     next_claim = time.monotonic() + CLAIM_IDLE_MS / 1000 / 2
                 response: Any = await self._redis.xreadgroup(
-                    keys.WEBHOOK_GROUP, self._consumer, {keys.ALERTS_STREAM: ">"}, count=FANOUT_BATCH, block=1000
+                    redis_keys.WEBHOOK_GROUP,
+                    self._consumer,
+                    {redis_keys.ALERTS_STREAM: ">"},
+                    count=FANOUT_BATCH,
+                    block=1000,
                 )
                 for _stream, entries in response or []:
                     await self._fan_out(entries)
@@ -474,7 +478,12 @@ class WebhookDispatcher:
         start = "0-0"
         while True:
             result: Any = await self._redis.xautoclaim(
-                keys.ALERTS_STREAM, keys.WEBHOOK_GROUP, self._consumer, CLAIM_IDLE_MS, start_id=start, count=100
+                redis_keys.ALERTS_STREAM,
+                redis_keys.WEBHOOK_GROUP,
+                self._consumer,
+                CLAIM_IDLE_MS,
+                start_id=start,
+                count=100,
             )
             start, entries = _decode(result[0]), result[1]
             if entries:
@@ -493,7 +502,7 @@ class WebhookDispatcher:
                     log.error("unreadable alert in the stream; not delivered", alert_id=_decode(entry_id))
                 else:
                     await self.queue_alert(alert, endpoints)
-            await self._redis.xack(keys.ALERTS_STREAM, keys.WEBHOOK_GROUP, entry_id)
+            await self._redis.xack(redis_keys.ALERTS_STREAM, redis_keys.WEBHOOK_GROUP, entry_id)
 
     async def queue_alert(self, alert: Alert, endpoints: Sequence[WebhookEndpoint]) -> int:
         """Queue the alert for every endpoint that wants it; returns how many deliveries were queued."""
@@ -566,7 +575,7 @@ class WebhookDispatcher:
             endpoint = await self.store.get(endpoint_id)
             loaded = await self.store.load(endpoint_id, delivery_id)
             if endpoint is None or loaded is None or loaded[0].status != "pending":
-                await self._redis.zrem(keys.webhook_due(endpoint_id), delivery_id)
+                await self._redis.zrem(redis_keys.webhook_due(endpoint_id), delivery_id)
                 return
             await self.attempt(endpoint, *loaded)
         except asyncio.CancelledError:

@@ -19,7 +19,7 @@ import structlog
 from redis.asyncio import Redis
 from starlette.websockets import WebSocket, WebSocketDisconnect, WebSocketState
 
-from monitor import keys
+from monitor import redis_keys as keys
 from monitor.alerts import AlertLog, stream_id_key
 from monitor.schemas import Alert
 

@@ -55,7 +55,7 @@ def conversation_keys(conversation_id: str) -> list[str]:
     ]
 
 
-# --- access (monitor/auth.py)
+# --- access (monitor/auth/)
 #: Hash: sha256 hex of an API key -> JSON key record (id, role, agent_id, name, created_at). Keys are never stored.
 API_KEYS = f"{PREFIX}{{auth}}:keys"
 #: Hash: key id -> sha256 hex of the key, so a key can be revoked (and its tokens refused) by id. Both hashes
@@ -70,7 +70,7 @@ def rate_limit(key_id: str) -> str:
     return f"{PREFIX}ratelimit:{key_id}"
 
 
-# --- webhooks (monitor/delivery/webhooks.py)
+# --- webhooks (monitor/delivery/webhooks/)
 #: Hash: endpoint id -> endpoint JSON (url, events, filters, secrets, health).
 WEBHOOKS = f"{PREFIX}webhooks"
 #: Consumer group on ALERTS_STREAM that turns alerts into queued deliveries (XACK only once they are queued).
