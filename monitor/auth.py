@@ -51,7 +51,7 @@ from starlette.requests import HTTPConnection
 from starlette.websockets import WebSocket
 
 from monitor import redis_keys
-from monitor.errors import ConfigurationError, RateLimitedError
+from monitor.errors import ConfigurationError, RateLimitedError, UnauthenticatedError
 from monitor.settings import Settings
 
 log = structlog.get_logger("auth")
@@ -244,10 +244,6 @@ redis.call('PEXPIRE', KEYS[1], math.ceil((burst / rate) * 1000) + 1000)
 if allowed == 1 then return {1, '0'} end
 return {0, tostring((1 - tokens) / rate)}
 """
-
-
-class UnauthenticatedError(Exception):
-    """No credential where one is needed, or one that is unknown, forged, expired or revoked."""
 
 
 class Authenticator:

@@ -23,18 +23,10 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
-from monitor.errors import OverloadedError
+from monitor.errors import BatcherClosed, QueueFull
 from monitor.schemas import TurnScores
 from monitor.scoring import Scorer
 from monitor.settings import Settings
-
-
-class QueueFull(OverloadedError):  # noqa: N818 - the name the service API catches
-    """The scoring queue holds ``max_queue`` turns already; retry shortly (HTTP 503)."""
-
-
-class BatcherClosed(QueueFull):
-    """The batcher is shutting down (or was never started) and takes no new turns."""
 
 
 @dataclass

@@ -28,6 +28,7 @@ from urllib.parse import urlencode
 import httpx
 from standardwebhooks import Webhook, WebhookVerificationError
 
+from monitor.errors import ApiError
 from monitor.schemas import Alert, ConversationMeta, ScoredReply
 
 __all__ = [
@@ -41,28 +42,6 @@ __all__ = [
 #: Close codes after which reconnecting cannot help (bad credential or bad cursor).
 _FATAL_CLOSE = {1008}
 _MAX_BACKOFF_S = 10.0
-
-
-class ApiError(Exception):
-    """An error answer: ``status`` (HTTP, or the websocket close code), ``code`` and ``detail`` from the body,
-    and ``retry_after`` (seconds) on a 429."""
-
-    def __init__(self, status: int, code: str, detail: str, retry_after: float | None = None) -> None:
-        self.status = status
-        self.code = code
-        self.detail = detail
-        self.retry_after = retry_after
-        super().__init__(f"{status} {code}: {detail}")
-
-    @classmethod
-    def from_response(cls, response: httpx.Response) -> ApiError:
-        try:
-            body = response.json()
-            code, detail = str(body.get("code", "error")), str(body.get("detail", ""))
-        except (ValueError, AttributeError):
-            code, detail = "error", response.text[:200]
-        retry = response.headers.get("retry-after")
-        return cls(response.status_code, code, detail, float(retry) if retry and retry.isdigit() else None)
 
 
 def verify_webhook(secret: str, body: bytes | str, headers: Mapping[str, str]) -> dict[str, Any]:

@@ -6,13 +6,26 @@ CalmwatchError
 ├── ModelArtifactError          a missing, corrupt or unloadable model artifact (names the path)
 ├── RedisUnavailableError       Redis did not answer within the bounded start-up retries
 ├── EmbeddedRedisError          the embedded server could not be started
+├── ReplayInputError            a replay file that is not in any supported format (names the file and place)
+├── UnauthenticatedError        no credential where one is needed, or an unknown, forged, expired or revoked one
+├── ApiError                    an error answer received by ``monitor.client`` (status, code, detail)
 └── IngestError                 a bad event from a connector; carries a machine-readable ``code``
     ├── UnknownConversationError
-    ├── OverloadedError         the scoring queue is full (backpressure -> 503)
-    └── RateLimitedError        the API key sent more ingest events than its rate limit (429 + Retry-After)
+    ├── OverloadedError         the scoring queue is full; the client should retry shortly
+    │   └── QueueFull           the micro-batcher's queue holds ``max_queue`` turns already
+    │       └── BatcherClosed   the micro-batcher is shutting down and takes no new turns
+    └── RateLimitedError        the API key sent more ingest events than its rate limit
+
+Errors say what went wrong, not how to answer it over HTTP: ``monitor/api/errors.py`` maps each type to its
+status code (and the websocket stream sends the same ``code`` in an error event).
 """
 
 from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    import httpx
 
 
 class CalmwatchError(Exception):
@@ -46,10 +59,39 @@ class EmbeddedRedisError(CalmwatchError):
     """The embedded Redis-compatible server from the PyPI wheel failed to start."""
 
 
+class ReplayInputError(CalmwatchError):
+    """A replay file that cannot be read as any of the supported formats; names the file and the place."""
+
+
+class UnauthenticatedError(CalmwatchError):
+    """No credential where one is needed, or one that is unknown, forged, expired or revoked."""
+
+
+class ApiError(CalmwatchError):
+    """An error answer: ``status`` (HTTP, or the websocket close code), ``code`` and ``detail`` from the body,
+    and ``retry_after`` (seconds) on a 429. Raised on the client side, by :mod:`monitor.client`; the status is
+    what the service answered, not something this error decides."""
+
+    def __init__(self, status: int, code: str, detail: str, retry_after: float | None = None) -> None:
+        self.status = status
+        self.code = code
+        self.detail = detail
+        self.retry_after = retry_after
+        super().__init__(f"{status} {code}: {detail}")
+
+    @classmethod
+    def from_response(cls, response: httpx.Response) -> ApiError:
+        try:
+            body = response.json()
+            code, detail = str(body.get("code", "error")), str(body.get("detail", ""))
+        except (ValueError, AttributeError):
+            code, detail = "error", response.text[:200]
+        retry = response.headers.get("retry-after")
+        return cls(response.status_code, code, detail, float(retry) if retry and retry.isdigit() else None)
+
+
 class IngestError(CalmwatchError):
     """A connector sent something we cannot accept. ``code`` is stable and documented in docs/api.md."""
-
-    status_code = 422
 
     def __init__(self, code: str, detail: str, *, message_id: str | None = None) -> None:
         self.code = code
@@ -60,8 +102,6 @@ class IngestError(CalmwatchError):
 
 class UnknownConversationError(IngestError):
     """A message for a conversation that was never started (or has expired)."""
-
-    status_code = 404
 
     def __init__(self, conversation_id: str, *, message_id: str | None = None) -> None:
         super().__init__(
@@ -74,16 +114,20 @@ class UnknownConversationError(IngestError):
 class OverloadedError(IngestError):
     """The scoring queue is full; the client should retry shortly."""
 
-    status_code = 503
-
     def __init__(self, *, message_id: str | None = None) -> None:
         super().__init__("overloaded", "the scoring queue is full; retry shortly", message_id=message_id)
 
 
+class QueueFull(OverloadedError):  # noqa: N818 - the name the service API catches
+    """The scoring queue holds ``max_queue`` turns already; retry shortly."""
+
+
+class BatcherClosed(QueueFull):
+    """The batcher is shutting down (or was never started) and takes no new turns."""
+
+
 class RateLimitedError(IngestError):
     """The key's ingest token bucket is empty; ``retry_after_s`` says when one more event will be accepted."""
-
-    status_code = 429
 
     def __init__(self, retry_after_s: float, *, message_id: str | None = None) -> None:
         self.retry_after_s = retry_after_s

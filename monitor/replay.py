@@ -38,17 +38,12 @@ from redis.asyncio import Redis
 
 from monitor.alerts import AlertLog
 from monitor.batching import MicroBatcher
-from monitor.errors import CalmwatchError
+from monitor.errors import ReplayInputError
 from monitor.pipeline import Pipeline
 from monitor.rules import RuleEngine
 from monitor.schemas import ChatMessage, ConversationStart, Party, Role, utcnow
 from monitor.scoring import Scorer
 from monitor.state import ConversationStore
-
-
-class ReplayInputError(CalmwatchError):
-    """A replay file that cannot be read as any of the supported formats; names the file and the place."""
-
 
 # ------------------------------------------------------------------------------------------------ inputs
 

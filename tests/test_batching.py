@@ -8,6 +8,7 @@ from collections.abc import Sequence
 
 import pytest
 
+from monitor.api.errors import status_for
 from monitor.batching import BatcherClosed, MicroBatcher, QueueFull
 from monitor.errors import OverloadedError
 from monitor.schemas import TurnScores
@@ -88,7 +89,7 @@ async def test_full_queue_raises_queue_full_instead_of_growing() -> None:
     assert batcher.queue_depth == 2
     with pytest.raises(QueueFull) as excinfo:
         await batcher.score("one too many")
-    assert isinstance(excinfo.value, OverloadedError) and excinfo.value.status_code == 503
+    assert isinstance(excinfo.value, OverloadedError) and status_for(excinfo.value) == 503
     scorer.release.set()
     await asyncio.gather(first, *waiting)
     assert batcher.queue_depth == 0

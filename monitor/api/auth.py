@@ -14,7 +14,7 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 
 from monitor.api.deps import runtime
-from monitor.api.errors import ErrorBody, error_response
+from monitor.api.errors import ErrorBody, error_response, status_for
 from monitor.auth import OPEN_ID, Admin, AnyCaller, KeyRecord, Role, retry_after_header
 from monitor.errors import RateLimitedError
 from monitor.runtime import Runtime
@@ -99,7 +99,7 @@ def install_rate_limit_handler(app: FastAPI) -> None:
     async def on_rate_limited(request: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, RateLimitedError)
         request.app.state.runtime.metrics.ingest_errors.labels(code=exc.code).inc()
-        response = error_response(429, exc.code, exc.detail, exc.message_id)
+        response = error_response(status_for(exc), exc.code, exc.detail, exc.message_id)
         response.headers["Retry-After"] = retry_after_header(exc.retry_after_s)
         return response
 

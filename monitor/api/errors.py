@@ -1,4 +1,8 @@
-"""How errors look on the wire: always ``{"code", "detail"}`` (plus ``message_id`` when known), never a traceback."""
+"""How errors look on the wire: always ``{"code", "detail"}`` (plus ``message_id`` when known), never a traceback.
+
+The exceptions of :mod:`monitor.errors` say what went wrong; which HTTP status that is decides here, in
+:data:`INGEST_STATUS`, so the rest of the service never thinks in status codes.
+"""
 
 from __future__ import annotations
 
@@ -8,8 +12,24 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 from starlette.exceptions import HTTPException
 
-from monitor.errors import IngestError
+from monitor.errors import IngestError, OverloadedError, RateLimitedError, UnknownConversationError
 from monitor.ingest import describe_validation_error
+
+#: The HTTP status of each kind of ingest error; a subclass answers as its nearest listed ancestor.
+INGEST_STATUS: dict[type[IngestError], int] = {
+    IngestError: 422,
+    UnknownConversationError: 404,
+    OverloadedError: 503,  # backpressure: retry shortly
+    RateLimitedError: 429,  # with Retry-After (monitor/api/auth.py)
+}
+
+
+def status_for(exc: IngestError) -> int:
+    """The status of ``exc``'s nearest class in :data:`INGEST_STATUS` (``QueueFull`` answers as ``OverloadedError``)."""
+    for cls in type(exc).__mro__:
+        if cls in INGEST_STATUS:
+            return INGEST_STATUS[cls]
+    return INGEST_STATUS[IngestError]
 
 
 class ErrorBody(BaseModel):
@@ -27,7 +47,7 @@ def install_error_handlers(app: FastAPI) -> None:
     async def on_ingest_error(request: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, IngestError)
         request.app.state.runtime.metrics.ingest_errors.labels(code=exc.code).inc()
-        return error_response(exc.status_code, exc.code, exc.detail, exc.message_id)
+        return error_response(status_for(exc), exc.code, exc.detail, exc.message_id)
 
     async def on_validation_error(request: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, RequestValidationError)
@@ -63,4 +83,11 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(RequestValidationError, on_validation_error)
 
 
-__all__ = ["ErrorBody", "describe_validation_error", "error_response", "install_error_handlers"]
+__all__ = [
+    "INGEST_STATUS",
+    "ErrorBody",
+    "describe_validation_error",
+    "error_response",
+    "install_error_handlers",
+    "status_for",
+]
