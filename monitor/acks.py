@@ -1,42 +1,29 @@
 """Supervisors' acknowledgements of alerts, kept in Redis so every open console sees the same state.
 
 An acknowledgement is one field of the ``cw:alert-acks`` hash (alert id -> JSON): the name consoles show and
-the API key that did it. The first acknowledgement
-wins: acknowledging again returns the stored one, so two supervisors clicking at once agree on who did it.
-Acknowledgements are announced on the live channel as ``{"type": "alert.acknowledged", "ack": {...}}``; a
-console that missed one reads them back by alert id when it reconnects. The hash is pruned of alerts that the
-stream has already trimmed, so it never outgrows the alert stream.
+the API key that did it. The first acknowledgement wins: acknowledging again returns the stored one, so two
+supervisors clicking at once agree on who did it. A new acknowledgement is announced live
+(:class:`monitor.live.AckEnvelope`); a console that missed one reads them back by alert id when it reconnects.
+The hash is pruned of alerts that the stream has already trimmed, so it never outgrows the alert stream.
 """
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
-from datetime import datetime
+from typing import Any
 
-from pydantic import BaseModel, Field
 from redis.asyncio import Redis
 
+from monitor import live
 from monitor import redis_keys as keys
 from monitor.alerts import stream_id_key
-from monitor.schemas import utcnow
-
-
-class Acknowledgement(BaseModel):
-    """Who acknowledged an alert, and when."""
-
-    alert_id: str
-    by: str = Field(max_length=100)
-    at: datetime
-    key_id: str | None = Field(default=None, description="the API key that acknowledged (open mode: `open`)")
-
-
-def _text(value: bytes | str) -> str:
-    return value.decode() if isinstance(value, bytes) else value
+from monitor.schemas import Acknowledgement, utcnow
 
 
 class AckStore:
-    """Reads and writes acknowledgements; publishing them live is part of :meth:`acknowledge`."""
+    """Reads and writes acknowledgements; publishing them live is part of :meth:`acknowledge`.
+
+    ``redis`` must decode responses (``decode_responses=True``): alert ids are read back as text."""
 
     def __init__(self, redis: Redis, *, max_entries: int) -> None:
         self._redis = redis
@@ -49,8 +36,7 @@ class AckStore:
         if not created:
             stored = await self.get_many([alert_id])
             return stored[0], False
-        envelope = {"type": "alert.acknowledged", "ack": ack.model_dump(mode="json")}
-        await self._redis.publish(keys.LIVE_CHANNEL, json.dumps(envelope))
+        await live.publish(self._redis, live.AckEnvelope(ack=ack))
         if await self._redis.hlen(keys.ALERT_ACKS) > self._max_entries:
             await self._prune()
         return ack, True
@@ -64,12 +50,11 @@ class AckStore:
 
     async def _prune(self) -> None:
         """Drop acknowledgements of alerts older than the oldest one the stream still holds."""
-        oldest = await self._redis.xrange(keys.ALERTS_STREAM, count=1)
+        oldest: Any = await self._redis.xrange(keys.ALERTS_STREAM, count=1)  # redis-py types stream entries loosely
         if not oldest or oldest[0][0] is None:
             return
-        floor = stream_id_key(_text(oldest[0][0]))
-        stale = [
-            field for field in map(_text, await self._redis.hkeys(keys.ALERT_ACKS)) if stream_id_key(field) < floor
-        ]
+        floor = stream_id_key(oldest[0][0])
+        acked: list[Any] = await self._redis.hkeys(keys.ALERT_ACKS)
+        stale = [alert_id for alert_id in acked if stream_id_key(alert_id) < floor]
         if stale:
             await self._redis.hdel(keys.ALERT_ACKS, *stale)

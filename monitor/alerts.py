@@ -1,23 +1,26 @@
-"""The alert stage: cooldowns, ids, persistence and live fan-out of what the rules raise.
+"""The alert stage: cooldowns and the alert body as pure functions, and the alert stream read back.
 
 An alert is an entry of the ``cw:alerts`` Redis Stream; its stream id is the alert id, so ids are unique,
-ordered by time, and usable as a resume cursor (``?since=<id>``). After it is stored it is published on a
-pub/sub channel for the websocket hubs of every service process; a client that missed some resumes from the
-stream, so pub/sub loss never means alert loss.
+ordered by time, and usable as a resume cursor (``?since=<id>``). The stream entry is written by the turn's
+one commit (:meth:`monitor.state.ConversationStore.commit_turn`), together with everything else the turn
+changes, and only then announced live (:mod:`monitor.live`); a client that missed the announcement resumes
+from the stream, so pub/sub loss never means alert loss.
 """
 
 from __future__ import annotations
 
 import json
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from pydantic import BaseModel
 from redis.asyncio import Redis
 
 from monitor import redis_keys as keys
-from monitor.schemas import SEVERITY_RANK, Alert, AlertCandidate, ConversationMeta, TurnRecord
+from monitor.schemas import SEVERITY_RANK, Alert, AlertCandidate, ConversationMeta, Severity, TurnRecord
 
 _STREAM_ID = re.compile(r"^\d+(-\d+)?$")
 
@@ -33,48 +36,53 @@ def stream_id_key(alert_id: str) -> tuple[int, int]:
     return int(ms), int(seq or 0)
 
 
-def should_fire(candidate: AlertCandidate, last: dict[str, object] | None, now: datetime) -> bool:
+class Firing(BaseModel):
+    """When a rule last fired in a conversation and how severely: what its cooldown is measured from."""
+
+    at: float  # epoch seconds
+    severity: Severity
+
+
+def should_fire(candidate: AlertCandidate, last: Firing | None, now: datetime) -> bool:
     """No alert storms: inside the cooldown a rule fires again only if its severity rises."""
     if last is None:
         return True
-    elapsed = now.timestamp() - float(str(last["at"]))
-    if elapsed >= candidate.cooldown_s:
+    if now.timestamp() - last.at >= candidate.cooldown_s:
         return True
-    return SEVERITY_RANK[candidate.severity] > SEVERITY_RANK[str(last["severity"])]
+    return SEVERITY_RANK[candidate.severity] > SEVERITY_RANK[last.severity]
 
 
-def _decode(value: bytes | str) -> str:
-    return value.decode() if isinstance(value, bytes) else value
+@dataclass(frozen=True)
+class AlertDraft:
+    """An alert that passed its cooldown and is about to be committed: everything but its stream id."""
+
+    rule: str
+    firing: Firing  # the rule's new last firing, stored with the alert
+    body: dict[str, Any]  # the Alert's fields except ``id``, JSON-ready
+
+    def body_json(self) -> str:
+        return json.dumps(self.body)
+
+    def with_id(self, alert_id: str) -> Alert:
+        return Alert.model_validate({"id": alert_id, **self.body})
 
 
-class AlertLog:
-    """Persists alerts in the stream and reads them back; the only writer of alert keys."""
-
-    def __init__(self, redis: Redis, *, maxlen: int) -> None:
-        self._redis = redis
-        self._maxlen = maxlen
-
-    async def raise_alerts(
-        self,
-        candidates: Sequence[AlertCandidate],
-        meta: ConversationMeta,
-        turn: TurnRecord,
-        now: datetime,
-    ) -> list[Alert]:
-        """Apply cooldowns, store the survivors and publish them. Callers serialise per conversation."""
-        if not candidates:
-            return []
-        cid = meta.conversation_id
-        raw_firings = await self._redis.hmget(keys.rule_firings(cid), [c.rule for c in candidates])
-        alerts: list[Alert] = []
-        for candidate, raw_last in zip(candidates, raw_firings, strict=True):
-            last = json.loads(raw_last) if raw_last else None
-            if not should_fire(candidate, last, now):
-                continue
-            body = {
+def draft_alerts(
+    candidates: Sequence[AlertCandidate],
+    last_firings: Mapping[str, Firing],
+    meta: ConversationMeta,
+    turn: TurnRecord,
+    now: datetime,
+) -> list[AlertDraft]:
+    """The candidates that survive their cooldowns, as drafts of the alerts to store, in the rules' order."""
+    return [
+        AlertDraft(
+            rule=candidate.rule,
+            firing=Firing(at=now.timestamp(), severity=candidate.severity),
+            body={
                 "rule": candidate.rule,
                 "severity": candidate.severity,
-                "conversation_id": cid,
+                "conversation_id": meta.conversation_id,
                 "message_id": turn.message_id,
                 "agent_id": meta.agent.id,
                 "customer_name": meta.customer.name,
@@ -82,22 +90,20 @@ class AlertLog:
                 "nudge": candidate.nudge,
                 "reason": candidate.reason,
                 "created_at": now.isoformat(),
-            }
-            raw_id = await self._redis.xadd(
-                keys.ALERTS_STREAM, {"alert": json.dumps(body)}, maxlen=self._maxlen, approximate=True
-            )
-            alert = Alert.model_validate({"id": _decode(raw_id), **body})
-            async with self._redis.pipeline(transaction=True) as pipe:
-                pipe.hset(
-                    keys.rule_firings(cid),
-                    candidate.rule,
-                    json.dumps({"at": now.timestamp(), "severity": candidate.severity}),
-                )
-                pipe.rpush(keys.conversation_alerts(cid), alert.id)
-                pipe.publish(keys.LIVE_CHANNEL, json.dumps({"type": "alert", "alert": alert.model_dump(mode="json")}))
-                await pipe.execute()
-            alerts.append(alert)
-        return alerts
+            },
+        )
+        for candidate in candidates
+        if should_fire(candidate, last_firings.get(candidate.rule), now)
+    ]
+
+
+class AlertLog:
+    """Reads alerts back from the stream (history, resume, by id).
+
+    ``redis`` must decode responses (``decode_responses=True``): stream ids and fields are text."""
+
+    def __init__(self, redis: Redis) -> None:
+        self._redis = redis
 
     async def since(self, after_id: str | None, *, limit: int = 100) -> list[Alert]:
         """Alerts after ``after_id`` (exclusive), oldest first; with no cursor, the latest ``limit`` alerts."""
@@ -117,7 +123,7 @@ class AlertLog:
         return [self._from_entry(*found[0]) for found in results if found]
 
     @staticmethod
-    def _from_entry(entry_id: bytes | str, fields: dict[bytes | str, bytes | str]) -> Alert:
-        raw = fields.get(b"alert") or fields.get("alert")
+    def _from_entry(entry_id: str, fields: dict[str, str]) -> Alert:
+        raw = fields.get("alert")
         assert raw is not None, "alert stream entry without an 'alert' field"
-        return Alert.model_validate({"id": _decode(entry_id), **json.loads(raw)})
+        return Alert.model_validate({"id": entry_id, **json.loads(raw)})

@@ -1,8 +1,12 @@
 """The pipeline: one chat message through score -> state -> rules -> alerts, in order per conversation.
 
-The service, ``calmwatch replay`` and the tests all drive this same class, so what a replay shows is what the
-service would have done. It owns no connections: the caller hands it a store, an alert log, an async scorer
-(the micro-batcher) and a way to get the current rule engine (which may be hot-reloaded between turns).
+The service, ``calmwatch replay`` and the tests all drive this same class (built by
+:func:`monitor.runtime.build_pipeline`), so what a replay shows is what the service would have done. A turn
+takes a straight path: read what it is judged against (metadata, the window's turns, each rule's last firing)
+in one round trip, score it, judge it with pure functions (:func:`judge_turn`: rules, risk, cooldowns),
+commit everything it changes in one Lua script, and only then announce it live. The pipeline owns no
+connections: the caller hands it a store, a Redis to publish on, an async scorer (the micro-batcher) and a way
+to get the current rule engine (which may be hot-reloaded between turns).
 """
 
 from __future__ import annotations
@@ -10,13 +14,16 @@ from __future__ import annotations
 import asyncio
 import time
 import weakref
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
 
 import structlog
+from redis.asyncio import Redis
 
-from monitor.alerts import AlertLog
+from monitor import live
+from monitor.alerts import AlertDraft, Firing, draft_alerts
 from monitor.errors import UnknownConversationError
 from monitor.ingest import ConversationEnd
 from monitor.schemas import (
@@ -30,7 +37,7 @@ from monitor.schemas import (
     TurnScores,
     utcnow,
 )
-from monitor.state import ConversationStore
+from monitor.state import ConversationStore, TurnState
 
 log = structlog.get_logger("pipeline")
 
@@ -57,6 +64,25 @@ class PipelineObserver(Protocol):
     def alert_raised(self, rule: str, severity: str) -> None: ...
 
 
+@dataclass(frozen=True)
+class Judgement:
+    """What the rules make of a turn: the conversation's new risk and the alerts that pass their cooldowns."""
+
+    risk: float
+    alerts: list[AlertDraft]
+
+
+def judge_turn(
+    rules: RuleEvaluator, snapshot: ConversationSnapshot, last_firings: Mapping[str, Firing], now: datetime
+) -> Judgement:
+    """Rules, risk and cooldowns for the snapshot's newest turn: pure, so a test needs neither Redis nor a clock."""
+    candidates = rules.evaluate(snapshot)
+    return Judgement(
+        risk=rules.risk(snapshot),
+        alerts=draft_alerts(candidates, last_firings, snapshot.meta, snapshot.latest, now),
+    )
+
+
 class Pipeline:
     """Processes conversation events; safe to call concurrently (turns of one conversation are serialised)."""
 
@@ -64,15 +90,15 @@ class Pipeline:
         self,
         *,
         store: ConversationStore,
-        alerts: AlertLog,
+        redis: Redis,
         scorer: AsyncScorer,
         rules: Callable[[], RuleEvaluator],
         observer: PipelineObserver | None = None,
         clock: Callable[[], datetime] = utcnow,
     ) -> None:
         self.store = store
+        self._redis = redis  # where the turn is announced live, once committed
         self._clock = clock
-        self.alerts = alerts
         self._scorer = scorer
         self._rules = rules
         self._observer = observer
@@ -112,15 +138,14 @@ class Pipeline:
             # Take the conversation's lock before the first await: asyncio locks are FIFO, so turns are
             # processed in the order their handlers started, i.e. the order the connector sent them.
             async with self._lock(cid):
-                cached = await self.store.cached_reply(cid, mid)
-                if cached is not None:
-                    return ScoredReply.model_validate(cached)
-                return await self._process(message)
+                state = await self.store.read_turn(cid, mid)
+                if state.reply is not None:
+                    return state.reply
+                if state.meta is None:
+                    raise UnknownConversationError(cid, message_id=mid)
+                return await self._process(message, state.meta, state)
 
-    async def _process(self, message: ChatMessage) -> ScoredReply:
-        meta = await self.store.meta(message.conversation_id)
-        if meta is None:
-            raise UnknownConversationError(message.conversation_id, message_id=message.message_id)
+    async def _process(self, message: ChatMessage, meta: ConversationMeta, state: TurnState) -> ScoredReply:
         started = time.perf_counter()
         scores = await self._scorer.score(message.text)
         if self._observer:
@@ -133,15 +158,16 @@ class Pipeline:
             sent_at=message.sent_at or now,
             scores=scores,
         )
-        snapshot = await self.store.append_turn(meta, turn)
-        engine = self._rules()
-        candidates = engine.evaluate(snapshot)
-        alerts = await self.alerts.raise_alerts(candidates, meta, turn, now)
-        await self.store.record_turn_outcome(meta, turn, engine.risk(snapshot))
-        for alert in alerts:
+        snapshot = ConversationSnapshot(meta=meta, turns=[*state.recent, turn][-self.store.window :])
+        judgement = judge_turn(self._rules(), snapshot, state.last_firings, now)
+        reply = await self.store.commit_turn(meta, turn, judgement.risk, judgement.alerts)
+        for alert in reply.alerts:
             log.info("alert raised", rule=alert.rule, severity=alert.severity, alert_id=alert.id)
             if self._observer:
                 self._observer.alert_raised(alert.rule, alert.severity)
-        reply = ScoredReply(message_id=message.message_id, scores=scores.wire(), alerts=alerts)
-        await self.store.cache_reply(meta.conversation_id, message.message_id, reply.model_dump(mode="json"))
+        await live.publish(
+            self._redis,
+            *(live.AlertEnvelope(alert=alert) for alert in reply.alerts),
+            live.TurnEnvelope.of(meta, turn, reply.risk),
+        )
         return reply

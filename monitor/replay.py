@@ -1,8 +1,11 @@
 """``calmwatch replay``: run recorded conversations through the real pipeline, offline, and show what fired.
 
-The same :class:`~monitor.pipeline.Pipeline` the service runs (scoring through the micro-batcher, state and
-cooldowns in a real Redis-protocol server, the rule engine) processes every turn; only the transport is
-missing. Three input formats are read:
+The same :class:`~monitor.pipeline.Pipeline` the service runs, wired the same way from the same
+:class:`~monitor.settings.Settings` (:func:`monitor.runtime.build_pipeline`: scoring through the
+micro-batcher, state and cooldowns in a real Redis-protocol server, the rule engine), processes every turn;
+only the transport is missing. The Redis is a private embedded server unless ``settings.redis_url`` names
+one: the command never writes into the service's Redis, where replayed alerts would reach consoles and
+webhooks. Three input formats are read:
 
 * **scenarios** (``.yaml``/``.json``, one conversation per file, or a directory of them): the test suite's
   format, with per-turn expectations (``expect``/``forbid``) and conversation-wide ones (``raises``,
@@ -22,8 +25,6 @@ from __future__ import annotations
 import asyncio
 import json
 import re
-import shutil
-import tempfile
 from collections import Counter, defaultdict
 from collections.abc import Iterator, Sequence
 from contextvars import ContextVar
@@ -34,16 +35,14 @@ from typing import IO, Any, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
-from redis.asyncio import Redis
 
-from monitor.alerts import AlertLog
-from monitor.batching import MicroBatcher
 from monitor.errors import ReplayInputError
 from monitor.pipeline import Pipeline
 from monitor.rules import RuleEngine
+from monitor.runtime import build_pipeline, open_redis, running_batcher
 from monitor.schemas import ChatMessage, ConversationStart, Party, Role, utcnow
 from monitor.scoring import Scorer
-from monitor.state import ConversationStore
+from monitor.settings import Settings
 
 # ------------------------------------------------------------------------------------------------ inputs
 
@@ -317,16 +316,6 @@ def _replay_clock() -> datetime:
     return _REPLAY_NOW.get() or utcnow()
 
 
-class _SyncScorer:
-    """Adapts a synchronous scorer to the pipeline's async protocol when no batching is wanted (tests)."""
-
-    def __init__(self, scorer: Scorer) -> None:
-        self._scorer = scorer
-
-    async def score(self, text: str) -> Any:
-        return self._scorer.score([text])[0]
-
-
 async def _replay_one(pipeline: Pipeline, conv: ReplayConversation, prefix: str) -> ConversationResult:
     cid = f"{prefix}{conv.conversation_id}"[:128]
     await pipeline.start_conversation(
@@ -351,7 +340,6 @@ async def _replay_one(pipeline: Pipeline, conv: ReplayConversation, prefix: str)
         )
         _REPLAY_NOW.set(message.sent_at)
         reply = await pipeline.handle_message(message)
-        risk = await pipeline.store.risk(cid)
         results.append(
             TurnResult(
                 index=index,
@@ -360,7 +348,7 @@ async def _replay_one(pipeline: Pipeline, conv: ReplayConversation, prefix: str)
                 anger=reply.scores.anger,
                 frustration=reply.scores.frustration,
                 sentiment=reply.scores.sentiment,
-                risk=risk or 0.0,
+                risk=reply.risk,
                 alerts=[AlertView(a.rule, a.severity, list(a.audience), a.nudge, a.reason) for a in reply.alerts],
                 expect=turn.expect,
                 forbid=turn.forbid,
@@ -372,41 +360,23 @@ async def _replay_one(pipeline: Pipeline, conv: ReplayConversation, prefix: str)
 async def run_replay(
     conversations: Sequence[ReplayConversation],
     *,
+    settings: Settings,
     engine: RuleEngine,
     scorer: Scorer,
-    redis_url: str | None = None,
     concurrency: int = 8,
-    batch: bool = True,
     progress: bool | None = None,
 ) -> list[ConversationResult]:
-    """Replay conversations through a :class:`Pipeline` on a real Redis; results come back in input order.
+    """Replay conversations through the service's pipeline on a real Redis; results come back in input order.
 
-    With no ``redis_url`` an embedded server is started in a temporary directory and removed afterwards.
-    Conversations run ``concurrency`` at a time (turns within one stay in order), so the micro-batcher sees
-    several turns at once as it would in service.
+    With no ``settings.redis_url`` an embedded server is started in a temporary directory and removed
+    afterwards. Conversations run ``concurrency`` at a time (turns within one stay in order), so the
+    micro-batcher sees several turns at once as it would in service.
     """
-    from monitor.redis_server import EmbeddedRedis
-
-    embedded: EmbeddedRedis | None = None
-    tmp: str | None = None
-    if redis_url is None:
-        tmp = tempfile.mkdtemp(prefix="cw-replay-", dir="/tmp")  # short path: unix socket length limit
-        embedded = EmbeddedRedis(Path(tmp), appendonly=False)
-        await asyncio.to_thread(embedded.start)
-        redis_url = embedded.url
-    redis: Redis = Redis.from_url(redis_url)
-    batcher: MicroBatcher | None = None
-    try:
-        if batch:
-            batcher = MicroBatcher(scorer, max_batch=32, max_wait_ms=5.0, max_queue=4096)
-            await batcher.start()
-        pipeline = Pipeline(
-            store=ConversationStore(redis, ttl_s=24 * 3600, window=20),
-            alerts=AlertLog(redis, maxlen=1_000_000),
-            scorer=batcher if batcher is not None else _SyncScorer(scorer),
-            rules=lambda: engine,
-            clock=_replay_clock,
-        )
+    async with (
+        open_redis(settings.redis_url, attempts=settings.redis_connect_attempts) as redis,
+        running_batcher(scorer, settings) as batcher,
+    ):
+        pipeline = build_pipeline(settings, redis=redis, scorer=batcher, rules=lambda: engine, clock=_replay_clock)
         prefix = f"replay-{id(pipeline):x}-"
         limit = asyncio.Semaphore(max(1, concurrency))
         results: list[ConversationResult | None] = [None] * len(conversations)
@@ -424,14 +394,6 @@ async def run_replay(
             if bar is not None:
                 bar.close()
         return [r for r in results if r is not None]
-    finally:
-        if batcher is not None:
-            await batcher.aclose()
-        await redis.aclose()
-        if embedded is not None:
-            await asyncio.to_thread(embedded.stop)
-        if tmp is not None:
-            shutil.rmtree(tmp, ignore_errors=True)
 
 
 def _progress_bar(total: int, progress: bool | None) -> Any:
@@ -630,11 +592,14 @@ def replay_command(
     from monitor.observability import configure_logging
     from monitor.rules import load_rule_pack
     from monitor.runtime import load_scorer
-    from monitor.settings import Settings
 
     out = out or sys.stdout
     configure_logging("WARNING", "console")  # the report is the output; per-turn service logs would drown it
-    overrides: dict[str, Any] = {"rules_paths": list(rules_paths)} if rules_paths else {}
+    # Everything as the service has it, but never its Redis: replayed alerts must not reach its consoles and
+    # webhooks, so the replay runs on a private embedded server (an init value beats CALMWATCH_REDIS_URL).
+    overrides: dict[str, Any] = {"redis_url": None}
+    if rules_paths:
+        overrides["rules_paths"] = list(rules_paths)
     if scorer_name:
         overrides["scorer"] = scorer_name
     if model_path:
@@ -650,7 +615,9 @@ def replay_command(
         conversations = conversations[:limit]
     scorer = load_scorer(settings)
     results = asyncio.run(
-        run_replay(conversations, engine=engine, scorer=scorer, concurrency=concurrency, progress=progress)
+        run_replay(
+            conversations, settings=settings, engine=engine, scorer=scorer, concurrency=concurrency, progress=progress
+        )
     )
     summary = summarise(results)
     summary["scorer"] = scorer.name

@@ -1,17 +1,25 @@
 """The service's long-lived parts, built once at start-up and torn down in reverse order at shutdown.
 
-``Runtime.open`` is what the app's lifespan calls: it connects to Redis (or starts the embedded server),
-loads the scorer, starts the micro-batcher, the rule-pack watcher and the live hub. Everything the routes
-need hangs off the :class:`Runtime` on ``app.state.runtime``.
+``open_runtime`` is what the app's lifespan calls: it gets a Redis (:func:`open_redis`: the configured URL, or
+the embedded server), loads the scorer, starts the micro-batcher, the rule-pack watcher and the live hub.
+Everything the routes need hangs off the :class:`Runtime` on ``app.state.runtime``.
+
+``calmwatch replay`` is wired from the same pieces (:func:`open_redis`, :func:`running_batcher`,
+:func:`build_pipeline`), so a replay with the service's settings scores, windows, expires and cools down
+exactly as the service does.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import shutil
 import signal
-from collections.abc import AsyncIterator
+import tempfile
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
 import structlog
@@ -24,9 +32,10 @@ from monitor.delivery.webhooks import WebhookDispatcher
 from monitor.delivery.websockets import LiveHub
 from monitor.errors import RedisUnavailableError
 from monitor.observability import Metrics
-from monitor.pipeline import Pipeline
+from monitor.pipeline import AsyncScorer, Pipeline, PipelineObserver, RuleEvaluator
 from monitor.redis_server import EmbeddedRedis
 from monitor.rules import RuleReloader
+from monitor.schemas import utcnow
 from monitor.scoring import Scorer, VaderScorer
 from monitor.settings import Settings
 from monitor.state import ConversationStore
@@ -42,16 +51,12 @@ class Runtime:
     batcher: MicroBatcher
     rules: RuleReloader
     pipeline: Pipeline
+    alerts: AlertLog
     hub: LiveHub
     metrics: Metrics
-    embedded: EmbeddedRedis | None = None
     tasks: list[asyncio.Task[None]] = field(default_factory=list)
     auth: Authenticator = field(init=False)  # API keys, tokens, rate limits (monitor/auth.py)
     webhooks: WebhookDispatcher = field(init=False)  # alert stream -> signed, retried webhooks
-
-    @property
-    def alerts(self) -> AlertLog:
-        return self.pipeline.alerts
 
     @property
     def store(self) -> ConversationStore:
@@ -76,19 +81,21 @@ def redacted(url: str) -> str:
     return urlunsplit(parts._replace(netloc=netloc))
 
 
+def redis_client(url: str) -> Redis:
+    """The one kind of client Calmwatch uses: everything it keeps in Redis is text (JSON, ids, names)."""
+    client: Redis = Redis.from_url(url, decode_responses=True)
+    return client
+
+
 async def connect_redis(url: str, attempts: int) -> Redis:
     """Ping with bounded, logged retries (arq's habit): a Redis still starting is waited for, a wrong URL is not."""
-    client: Redis = Redis.from_url(url)
+    client = redis_client(url)
     delay = 0.2
     for attempt in range(1, attempts + 1):
         try:
             await client.ping()
             return client
-        except (
-            OSError,
-            ConnectionError,
-            Exception,
-        ) as exc:  # redis raises its own ConnectionError subclasses
+        except Exception as exc:  # redis raises its own ConnectionError subclasses, and OSError underneath
             if attempt == attempts:
                 await client.aclose()
                 where = redacted(url)
@@ -101,34 +108,80 @@ async def connect_redis(url: str, attempts: int) -> Redis:
 
 
 @contextlib.asynccontextmanager
-async def open_runtime(settings: Settings, *, scorer: Scorer | None = None) -> AsyncIterator[Runtime]:
-    """Build the runtime, yield it, and shut it down gracefully (in-flight scoring finishes first)."""
+async def open_redis(url: str | None, *, attempts: int, data_dir: Path | None = None) -> AsyncIterator[Redis]:
+    """The Redis at ``url``, or with none an embedded server started here and stopped on exit.
+
+    The embedded server keeps its data (append-only file) in ``data_dir``; with no ``data_dir`` it runs in a
+    temporary directory without persistence and is removed afterwards (``calmwatch replay``).
+    """
     embedded: EmbeddedRedis | None = None
-    url = settings.redis_url
+    scratch: str | None = None
     if url is None:
-        embedded = EmbeddedRedis(settings.state_dir / "redis")
+        if data_dir is None:
+            scratch = tempfile.mkdtemp(prefix="cw-", dir="/tmp")  # short path: unix socket length limit
+        embedded = EmbeddedRedis(data_dir or Path(str(scratch)), appendonly=data_dir is not None)
         await asyncio.to_thread(embedded.start)
         url = embedded.url
     try:
-        redis = await connect_redis(url, settings.redis_connect_attempts)
+        redis = await connect_redis(url, attempts)
         try:
-            auth = await Authenticator.open(redis, settings)  # refuses an open API on a public interface
-            if scorer is None:
-                scorer = await asyncio.to_thread(load_scorer, settings)
-            metrics = Metrics()
-            batcher = MicroBatcher.from_settings(scorer, settings)
-            await batcher.start()
+            yield redis
+        finally:
+            await redis.aclose()
+    finally:
+        if embedded is not None:
+            await asyncio.to_thread(embedded.stop)
+        if scratch is not None:
+            shutil.rmtree(scratch, ignore_errors=True)
+
+
+@contextlib.asynccontextmanager
+async def running_batcher(scorer: Scorer, settings: Settings) -> AsyncIterator[MicroBatcher]:
+    """The micro-batcher with the service's batch size, wait and queue bound; in-flight turns finish on exit."""
+    batcher = MicroBatcher.from_settings(scorer, settings)
+    await batcher.start()
+    try:
+        yield batcher
+    finally:
+        await batcher.aclose()
+
+
+def build_pipeline(
+    settings: Settings,
+    *,
+    redis: Redis,
+    scorer: AsyncScorer,
+    rules: Callable[[], RuleEvaluator],
+    observer: PipelineObserver | None = None,
+    clock: Callable[[], datetime] = utcnow,
+) -> Pipeline:
+    """The pipeline as the settings define it (turn window, state TTL, alert stream length) on ``redis``."""
+    store = ConversationStore(
+        redis,
+        ttl_s=settings.conversation_ttl_s,
+        window=settings.turn_window,
+        alert_maxlen=settings.alert_stream_maxlen,
+    )
+    return Pipeline(store=store, redis=redis, scorer=scorer, rules=rules, observer=observer, clock=clock)
+
+
+@contextlib.asynccontextmanager
+async def open_runtime(settings: Settings, *, scorer: Scorer | None = None) -> AsyncIterator[Runtime]:
+    """Build the runtime, yield it, and shut it down gracefully (in-flight scoring finishes first)."""
+    data_dir = settings.state_dir / "redis"
+    async with open_redis(settings.redis_url, attempts=settings.redis_connect_attempts, data_dir=data_dir) as redis:
+        auth = await Authenticator.open(redis, settings)  # refuses an open API on a public interface
+        if scorer is None:
+            scorer = await asyncio.to_thread(load_scorer, settings)
+        metrics = Metrics()
+        async with running_batcher(scorer, settings) as batcher:
             metrics.track_queue("scoring", lambda: batcher.queue_depth)
             rules = RuleReloader(settings.rules_paths)
-            pipeline = Pipeline(
-                store=ConversationStore(redis, ttl_s=settings.conversation_ttl_s, window=settings.turn_window),
-                alerts=AlertLog(redis, maxlen=settings.alert_stream_maxlen),
-                scorer=batcher,
-                rules=lambda: rules.engine,
-                observer=metrics,
+            pipeline = build_pipeline(
+                settings, redis=redis, scorer=batcher, rules=lambda: rules.engine, observer=metrics
             )
             hub = LiveHub(redis)
-            runtime = Runtime(settings, redis, scorer, batcher, rules, pipeline, hub, metrics, embedded)
+            runtime = Runtime(settings, redis, scorer, batcher, rules, pipeline, AlertLog(redis), hub, metrics)
             runtime.auth = auth
             runtime.webhooks = WebhookDispatcher(redis, settings, registry=metrics.registry)
             await runtime.webhooks.start()
@@ -141,7 +194,7 @@ async def open_runtime(settings: Settings, *, scorer: Scorer | None = None) -> A
             await asyncio.wait_for(hub.ready.wait(), timeout=10)
             log.info(
                 "calmwatch ready",
-                redis=("embedded " + url) if embedded else redacted(url),
+                redis=redacted(settings.redis_url) if settings.redis_url else f"embedded in {data_dir}",
                 scorer=scorer.name,
                 rules=rules.engine.rule_ids,
             )
@@ -151,12 +204,6 @@ async def open_runtime(settings: Settings, *, scorer: Scorer | None = None) -> A
                 for task in runtime.tasks:
                     task.cancel()
                 await asyncio.gather(*runtime.tasks, return_exceptions=True)
-                await batcher.aclose()
-        finally:
-            await redis.aclose()
-    finally:
-        if embedded is not None:
-            await asyncio.to_thread(embedded.stop)
 
 
 def _reload_rules_on_sighup(rules: RuleReloader) -> None:

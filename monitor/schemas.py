@@ -6,7 +6,8 @@ The flow is ``ChatMessage -> ScoredTurn -> AlertCandidate -> Alert``:
 * scoring turns its text into :class:`TurnScores`,
 * state appends a :class:`TurnRecord` and hands the rules a :class:`ConversationSnapshot`,
 * the rule engine answers with :class:`AlertCandidate` objects (pure data, no ids, no clock),
-* the alert stage applies cooldowns, gives each survivor an id and persists it as an :class:`Alert`.
+* the alert stage applies cooldowns, gives each survivor an id and persists it as an :class:`Alert`,
+* the caller gets a :class:`ScoredReply`; consoles hear of alerts and acknowledgements live (:mod:`monitor.live`).
 
 Everything here is JSON on the wire and in Redis (``model_dump(mode="json")``), never pickle.
 """
@@ -158,8 +159,21 @@ class Alert(BaseModel):
 
 
 class ScoredReply(BaseModel):
-    """``POST /v1/messages`` response body (and, with ``type``, the stream's ``scored`` event)."""
+    """``POST /v1/messages`` response body (and, with ``type``, the stream's ``scored`` event).
+
+    ``risk`` is the conversation's risk after this turn (what the board shows), so a caller that ranks or
+    reports conversations needs no second read."""
 
     message_id: str
     scores: Scores
     alerts: list[Alert]
+    risk: float = Field(ge=0.0, le=1.0, description="the conversation's risk after this turn, 0 (calm) .. 1")
+
+
+class Acknowledgement(BaseModel):
+    """Who acknowledged an alert, and when: stored once per alert and announced to every console."""
+
+    alert_id: str
+    by: str = Field(max_length=100)
+    at: datetime
+    key_id: str | None = Field(default=None, description="the API key that acknowledged (open mode: `open`)")

@@ -1,23 +1,52 @@
 """Conversation state in Redis: metadata, the scored turns, the board of active conversations.
 
-Layout (names in :mod:`monitor.keys`): a hash per conversation with its metadata, a list of TurnRecord JSON,
-a list of its alert ids, and a sorted set of active conversations scored by risk. Every per-conversation key
-gets the same TTL, refreshed on each turn, so abandoned conversations clean themselves up.
+Layout (names in :mod:`monitor.redis_keys`): a hash per conversation with its metadata, a list of TurnRecord
+JSON, a list of its alert ids, a hash of each rule's last firing (cooldowns), the cached reply per message, and
+a sorted set of active conversations scored by risk. Every per-conversation key carries the conversation id as
+its hash tag and gets the same TTL, refreshed on each turn, so abandoned conversations clean themselves up.
+
+A turn touches Redis twice: :meth:`ConversationStore.read_turn` reads what the turn needs in one round trip,
+and :meth:`ConversationStore.commit_turn` writes everything the turn changes in one Lua script, so no reader
+(and no other service process) ever sees a turn stored without its alerts, or alerts without their turn.
 """
 
 from __future__ import annotations
 
-import json
-from dataclasses import dataclass
+from collections.abc import Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
 from redis.asyncio import Redis
 
 from monitor import redis_keys as keys
-from monitor.schemas import ConversationMeta, ConversationSnapshot, ConversationStart, TurnRecord, utcnow
+from monitor.alerts import AlertDraft, Firing
+from monitor.schemas import ConversationMeta, ConversationStart, ScoredReply, TurnRecord, utcnow
 
 #: A transcript longer than this keeps only its most recent turns (the rules see far fewer).
 MAX_STORED_TURNS = 1000
+
+# KEYS: meta hash, turns, alert ids, firings, reply, board, alert stream.
+# ARGV: turn JSON, max stored turns, TTL, conversation id, risk, reply JSON without "alerts", stream maxlen,
+#       then per alert: rule, firing JSON, alert body JSON (the Alert without its id).
+# Returns the new alert ids. The cached reply gets the ids spliced in as text, so its numbers are stored
+# exactly as Python wrote them (re-encoding in Lua would round them).
+_COMMIT_TURN = """
+local ids, items = {}, {}
+for i = 8, #ARGV, 3 do
+  local id = redis.call('XADD', KEYS[7], 'MAXLEN', '~', ARGV[7], '*', 'alert', ARGV[i + 2])
+  redis.call('HSET', KEYS[4], ARGV[i], ARGV[i + 1])
+  redis.call('RPUSH', KEYS[3], id)
+  ids[#ids + 1] = id
+  items[#items + 1] = '{"id":"' .. id .. '",' .. string.sub(ARGV[i + 2], 2)
+end
+redis.call('RPUSH', KEYS[2], ARGV[1])
+redis.call('LTRIM', KEYS[2], -tonumber(ARGV[2]), -1)
+redis.call('ZADD', KEYS[6], 'XX', ARGV[5], ARGV[4])
+for k = 1, 4 do redis.call('EXPIRE', KEYS[k], ARGV[3]) end
+local reply = string.sub(ARGV[6], 1, -2) .. ',"alerts":[' .. table.concat(items, ',') .. ']}'
+redis.call('SET', KEYS[5], reply, 'EX', ARGV[3])
+return ids
+"""
 
 
 @dataclass(frozen=True)
@@ -30,13 +59,27 @@ class BoardEntry:
     recent: list[TurnRecord]
 
 
-class ConversationStore:
-    """Reads and writes conversation state; knows nothing about scoring or rules."""
+@dataclass(frozen=True)
+class TurnState:
+    """What a new turn is judged against, read in one round trip before it is scored."""
 
-    def __init__(self, redis: Redis, *, ttl_s: int, window: int) -> None:
+    meta: ConversationMeta | None  # None: the conversation was never started (or has expired)
+    reply: ScoredReply | None  # the answer already given to this message id, if it is a re-send
+    recent: list[TurnRecord] = field(default_factory=list)  # the last ``window`` stored turns, oldest first
+    last_firings: dict[str, Firing] = field(default_factory=dict)  # rule id -> its last firing here
+
+
+class ConversationStore:
+    """Reads and writes conversation state; knows nothing about scoring or rules.
+
+    ``redis`` must decode responses (``decode_responses=True``): every key and value here is text."""
+
+    def __init__(self, redis: Redis, *, ttl_s: int, window: int, alert_maxlen: int) -> None:
         self._redis = redis
         self._ttl_s = ttl_s
-        self._window = window
+        self.window = window
+        self._alert_maxlen = alert_maxlen
+        self._commit = redis.register_script(_COMMIT_TURN)
 
     async def start(self, event: ConversationStart) -> tuple[ConversationMeta, bool]:
         """Create the conversation; starting it again is idempotent and returns ``created=False``."""
@@ -77,36 +120,54 @@ class ConversationStore:
                 await pipe.execute()
         return meta
 
-    async def append_turn(self, meta: ConversationMeta, turn: TurnRecord) -> ConversationSnapshot:
-        """Store the turn and return what the rules need: the metadata and the last ``window`` turns."""
-        cid = meta.conversation_id
-        async with self._redis.pipeline(transaction=True) as pipe:
-            pipe.rpush(keys.turns(cid), turn.model_dump_json())
-            pipe.ltrim(keys.turns(cid), -MAX_STORED_TURNS, -1)
-            pipe.lrange(keys.turns(cid), -self._window, -1)
-            for key in keys.conversation_keys(cid):
-                pipe.expire(key, self._ttl_s)
-            results = await pipe.execute()
-        recent = [TurnRecord.model_validate_json(raw) for raw in results[2]]
-        return ConversationSnapshot(meta=meta, turns=recent)
+    async def read_turn(self, conversation_id: str, message_id: str) -> TurnState:
+        """Everything a new turn needs: metadata, a reply already given, the window's turns, the last firings."""
+        cid = conversation_id
+        async with self._redis.pipeline(transaction=False) as pipe:
+            pipe.hget(keys.conversation(cid), "meta")
+            pipe.get(keys.reply(cid, message_id))
+            pipe.lrange(keys.turns(cid), -self.window, -1)
+            pipe.hgetall(keys.rule_firings(cid))
+            raw_meta, raw_reply, raw_turns, raw_firings = await pipe.execute()
+        return TurnState(
+            meta=ConversationMeta.model_validate_json(raw_meta) if raw_meta else None,
+            reply=ScoredReply.model_validate_json(raw_reply) if raw_reply else None,
+            recent=[TurnRecord.model_validate_json(raw) for raw in raw_turns],
+            last_firings={rule: Firing.model_validate_json(raw) for rule, raw in raw_firings.items()},
+        )
 
-    async def record_turn_outcome(self, meta: ConversationMeta, turn: TurnRecord, risk: float) -> None:
-        """Update the board's risk and announce the scored turn to live consoles (sparklines, ranking)."""
-        envelope = {
-            "type": "turn",
-            "conversation_id": meta.conversation_id,
-            "agent_id": meta.agent.id,
-            "message_id": turn.message_id,
-            "role": turn.role,
-            "sent_at": turn.sent_at.isoformat(),
-            "scores": turn.scores.wire().model_dump(),
-            "risk": risk,
-        }
-        async with self._redis.pipeline(transaction=True) as pipe:
-            # xx: an ended conversation is not put back on the board by a late message.
-            pipe.zadd(keys.ACTIVE_CONVERSATIONS, {meta.conversation_id: risk}, xx=True)
-            pipe.publish(keys.LIVE_CHANNEL, json.dumps(envelope))
-            await pipe.execute()
+    async def commit_turn(
+        self, meta: ConversationMeta, turn: TurnRecord, risk: float, drafts: Sequence[AlertDraft]
+    ) -> ScoredReply:
+        """Store the turn, the board's risk, the alerts (stream, ids, firings) and the reply, all at once.
+
+        ``xx`` on the board: an ended conversation is not put back on it by a late message."""
+        cid = meta.conversation_id
+        answer = ScoredReply(message_id=turn.message_id, scores=turn.scores.wire(), alerts=[], risk=risk)
+        per_alert = [arg for d in drafts for arg in (d.rule, d.firing.model_dump_json(), d.body_json())]
+        ids: list[str] = await self._commit(
+            keys=[
+                keys.conversation(cid),
+                keys.turns(cid),
+                keys.conversation_alerts(cid),
+                keys.rule_firings(cid),
+                keys.reply(cid, turn.message_id),
+                keys.ACTIVE_CONVERSATIONS,
+                keys.ALERTS_STREAM,
+            ],
+            args=[
+                turn.model_dump_json(),
+                MAX_STORED_TURNS,
+                self._ttl_s,
+                cid,
+                risk,
+                answer.model_dump_json(exclude={"alerts"}),
+                self._alert_maxlen,
+                *per_alert,
+            ],
+        )
+        alerts = [draft.with_id(alert_id) for draft, alert_id in zip(drafts, ids, strict=True)]
+        return answer.model_copy(update={"alerts": alerts})
 
     async def risk(self, conversation_id: str) -> float | None:
         value = await self._redis.zscore(keys.ACTIVE_CONVERSATIONS, conversation_id)
@@ -118,15 +179,14 @@ class ConversationStore:
         return [TurnRecord.model_validate_json(raw) for raw in raws]
 
     async def alert_ids(self, conversation_id: str) -> list[str]:
-        raws = await self._redis.lrange(keys.conversation_alerts(conversation_id), 0, -1)
-        return [raw.decode() if isinstance(raw, bytes) else raw for raw in raws]
+        ids: list[Any] = await self._redis.lrange(keys.conversation_alerts(conversation_id), 0, -1)
+        return [str(alert_id) for alert_id in ids]
 
     async def board(self, *, limit: int = 100, recent: int = 20) -> list[BoardEntry]:
         """Active conversations, riskiest first. Expired ones are pruned from the set as they are met."""
         ranked: list[Any] = await self._redis.zrevrange(keys.ACTIVE_CONVERSATIONS, 0, limit - 1, withscores=True)
         entries: list[BoardEntry] = []
-        for raw_id, risk in ranked:
-            cid = raw_id.decode() if isinstance(raw_id, bytes) else raw_id
+        for cid, risk in ranked:
             meta = await self.meta(cid)
             if meta is None:
                 await self._redis.zrem(keys.ACTIVE_CONVERSATIONS, cid)
@@ -136,10 +196,3 @@ class ConversationStore:
                 BoardEntry(meta=meta, risk=float(risk), turn_count=count, recent=await self.turns(cid, last=recent))
             )
         return entries
-
-    async def cached_reply(self, conversation_id: str, message_id: str) -> dict[str, object] | None:
-        raw = await self._redis.get(keys.reply(conversation_id, message_id))
-        return json.loads(raw) if raw else None
-
-    async def cache_reply(self, conversation_id: str, message_id: str, reply: dict[str, object]) -> None:
-        await self._redis.set(keys.reply(conversation_id, message_id), json.dumps(reply), ex=self._ttl_s)

@@ -25,6 +25,7 @@ from monitor.demo import (
     load_demo_conversations,
     load_other_conversations,
 )
+from monitor.runtime import redis_client
 from monitor.schemas import ChatMessage
 from monitor.scoring import VaderScorer
 from monitor.settings import Settings
@@ -33,10 +34,6 @@ from tests.fakes import KeywordScorer
 
 ANGRY = "This is ridiculous and unacceptable, I am furious"
 REPO = Path(__file__).resolve().parent.parent
-
-
-def text(value: bytes | str) -> str:
-    return value.decode() if isinstance(value, bytes) else value
 
 
 def start(client: httpx.Client, cid: str, agent: str = "a1", name: str = "Maria Lopez") -> None:
@@ -108,15 +105,15 @@ def test_bad_acks_get_clear_errors(live_server: LiveServer, method: str, path: s
 
 async def test_acks_are_pruned_with_the_alert_stream(flushed_redis: str) -> None:
     """Past max_entries, acks of alerts the stream has trimmed are deleted; acks of kept alerts stay."""
-    redis = Redis.from_url(flushed_redis)
+    redis = redis_client(flushed_redis)
     try:
-        ids = [text(await redis.xadd(keys.ALERTS_STREAM, {"alert": "{}"})) for _ in range(4)]
+        ids = [str(await redis.xadd(keys.ALERTS_STREAM, {"alert": "{}"})) for _ in range(4)]
         store = AckStore(redis, max_entries=2)
         for alert_id in ids[:3]:
             await store.acknowledge(alert_id, "Dana")
         await redis.xtrim(keys.ALERTS_STREAM, maxlen=2, approximate=False)  # ids[0] and ids[1] leave the stream
         await store.acknowledge(ids[3], "Dana")
-        assert sorted(map(text, await redis.hkeys(keys.ALERT_ACKS))) == sorted(ids[2:])
+        assert sorted(await redis.hkeys(keys.ALERT_ACKS)) == sorted(ids[2:])
         assert [a.alert_id for a in await store.get_many(ids)] == ids[2:]
     finally:
         await redis.aclose()

@@ -6,21 +6,23 @@ from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 
 import pytest
-import redis.asyncio as aioredis
 
-from monitor.alerts import AlertLog
+from monitor.alerts import AlertLog, Firing
 from monitor.errors import UnknownConversationError
-from monitor.pipeline import Pipeline
+from monitor.pipeline import Pipeline, judge_turn
+from monitor.runtime import build_pipeline, redis_client
 from monitor.schemas import (
     AlertCandidate,
     ChatMessage,
+    ConversationMeta,
     ConversationSnapshot,
     ConversationStart,
     Party,
     Severity,
+    TurnRecord,
     TurnScores,
 )
-from monitor.state import ConversationStore
+from tests.conftest import make_settings
 from tests.fakes import KeywordScorer
 
 
@@ -62,16 +64,11 @@ class Clock:
 
 @pytest.fixture
 async def pipeline_and_clock(flushed_redis: str) -> AsyncIterator[tuple[Pipeline, Clock]]:
-    client = aioredis.Redis.from_url(flushed_redis)
+    client = redis_client(flushed_redis)
     clock = Clock()
     rule = AngerOverHalf()
-    pipeline = Pipeline(
-        store=ConversationStore(client, ttl_s=3600, window=5),
-        alerts=AlertLog(client, maxlen=1000),
-        scorer=DirectScorer(),
-        rules=lambda: rule,
-        clock=clock,
-    )
+    settings = make_settings(flushed_redis, conversation_ttl_s=3600, turn_window=5, alert_stream_maxlen=1000)
+    pipeline = build_pipeline(settings, redis=client, scorer=DirectScorer(), rules=lambda: rule, clock=clock)
     await pipeline.start_conversation(
         ConversationStart(conversation_id="c1", customer=Party(id="u", name="Ana"), agent=Party(id="a", name="Jo"))
     )
@@ -83,7 +80,9 @@ def msg(mid: str, text: str, role: str = "customer") -> ChatMessage:
     return ChatMessage(conversation_id="c1", message_id=mid, role=role, text=text)  # type: ignore[arg-type]
 
 
-async def test_cooldown_holds_until_time_passes_or_severity_rises(pipeline_and_clock: tuple[Pipeline, Clock]) -> None:
+async def test_cooldown_holds_until_time_passes_or_severity_rises(
+    pipeline_and_clock: tuple[Pipeline, Clock], flushed_redis: str
+) -> None:
     """Inside the cooldown a repeat is silent, a rise to critical fires, and after the cooldown it fires again."""
     pipeline, clock = pipeline_and_clock
     assert isinstance(pipeline, Pipeline) and isinstance(clock, Clock)
@@ -96,7 +95,9 @@ async def test_cooldown_holds_until_time_passes_or_severity_rises(pipeline_and_c
     assert [(a.rule, a.severity) for a in rising.alerts] == [("anger", "critical")]
     clock.advance(61)
     assert len((await pipeline.handle_message(msg("m5", "ridiculous and unacceptable"))).alerts) == 1
-    assert len(await pipeline.alerts.since("0")) == 3
+    reader = redis_client(flushed_redis)
+    assert len(await AlertLog(reader).since("0")) == 3
+    await reader.aclose()
 
 
 async def test_rules_see_a_bounded_window_and_risk_is_recorded(pipeline_and_clock: tuple[Pipeline, Clock]) -> None:
@@ -118,3 +119,16 @@ async def test_message_for_unknown_conversation_is_refused(pipeline_and_clock: t
     with pytest.raises(UnknownConversationError):
         await pipeline.handle_message(ChatMessage(conversation_id="ghost", message_id="m1", role="customer", text="hi"))
     assert await pipeline.store.turns("ghost") == []
+
+
+def test_judge_turn_is_rules_risk_and_cooldowns_without_io() -> None:
+    """judge_turn gives the rules' risk and the alerts that pass their cooldown, from plain values alone."""
+    clock = Clock()
+    meta = ConversationMeta(conversation_id="c1", customer=Party(id="u"), agent=Party(id="a"), started_at=clock.now)
+    scores = TurnScores(anger=0.9, frustration=0.1, sentiment=-0.6)
+    turn = TurnRecord(message_id="m1", role="customer", text="x", sent_at=clock.now, scores=scores)
+    snapshot = ConversationSnapshot(meta=meta, turns=[turn])
+    fresh = judge_turn(AngerOverHalf(), snapshot, {}, clock.now)
+    assert fresh.risk == 0.9 and [d.rule for d in fresh.alerts] == ["anger"]
+    recent = {"anger": Firing(at=clock.now.timestamp() - 30, severity="warning")}
+    assert judge_turn(AngerOverHalf(), snapshot, recent, clock.now).alerts == []

@@ -19,6 +19,7 @@ from monitor.replay import (
 )
 from monitor.rules import RuleEngine, load_rule_pack
 from monitor.settings import REPO_ROOT
+from tests.conftest import make_settings
 from tests.fakes import KeywordScorer
 
 SCENARIOS = REPO_ROOT / "tests" / "scenarios"
@@ -103,7 +104,9 @@ def test_scenario_directory_loads_every_scenario() -> None:
 async def test_replay_runs_the_pipeline_and_summarises(tmp_path: Path, redis_url: str, engine: RuleEngine) -> None:
     """Turns go through scoring, state and rules; alerts, risk and the summary counts come back."""
     convs = load_conversations(write_jsonl(tmp_path / "m.jsonl", ANGRY_JSONL))
-    results = await run_replay(convs, engine=engine, scorer=KeywordScorer(), redis_url=redis_url, progress=False)
+    results = await run_replay(
+        convs, settings=make_settings(redis_url), engine=engine, scorer=KeywordScorer(), progress=False
+    )
     by_id = {r.conversation.conversation_id: r for r in results}
     first = by_id["c-1"].turns
     assert {a.rule for a in first[0].alerts} >= {"anger"}
@@ -125,7 +128,9 @@ async def test_cooldown_uses_the_conversation_clock(tmp_path: Path, redis_url: s
         for text, at in zip(["ridiculous, unacceptable", "useless and ridiculous"], ats, strict=True)
     ]
     convs = load_conversations(write_jsonl(tmp_path / "m.jsonl", rows))
-    results = await run_replay(convs, engine=engine, scorer=KeywordScorer(), redis_url=redis_url, progress=False)
+    results = await run_replay(
+        convs, settings=make_settings(redis_url), engine=engine, scorer=KeywordScorer(), progress=False
+    )
     counts = {r.conversation.conversation_id: sum(a.rule == "anger" for _, a in r.alerts) for r in results}
     assert counts == {"close": 1, "far": 2}
 
@@ -140,7 +145,11 @@ async def test_unmet_expectations_are_reported(tmp_path: Path, redis_url: str, e
         encoding="utf-8",
     )
     results = await run_replay(
-        load_conversations(path), engine=engine, scorer=KeywordScorer(), redis_url=redis_url, progress=False
+        load_conversations(path),
+        settings=make_settings(redis_url),
+        engine=engine,
+        scorer=KeywordScorer(),
+        progress=False,
     )
     problems = results[0].problems()
     assert any("turn 1: expected 'escalate'" in p for p in problems)

@@ -13,6 +13,7 @@ import pytest
 from monitor.replay import ConversationResult, load_conversations, run_replay
 from monitor.rules import load_rule_pack
 from monitor.settings import REPO_ROOT, Settings
+from tests.conftest import make_settings
 
 SCENARIOS = REPO_ROOT / "tests" / "scenarios"
 IDS = [c.conversation_id for c in load_conversations(SCENARIOS)]
@@ -31,7 +32,13 @@ def results(redis_url: str) -> dict[str, ConversationResult]:
     engine = load_rule_pack([REPO_ROOT / "rules"])
     scorer = load_scorer(model_path)
     done = asyncio.run(
-        run_replay(load_conversations(SCENARIOS), engine=engine, scorer=scorer, redis_url=redis_url, progress=False)
+        run_replay(
+            load_conversations(SCENARIOS),
+            settings=make_settings(redis_url),
+            engine=engine,
+            scorer=scorer,
+            progress=False,
+        )
     )
     return {r.conversation.conversation_id: r for r in done}
 

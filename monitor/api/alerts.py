@@ -11,8 +11,9 @@ from monitor.alerts import is_stream_id
 from monitor.api.deps import runtime, ws_runtime
 from monitor.api.errors import ErrorBody
 from monitor.auth import Principal, require, require_nudges
-from monitor.delivery.websockets import Envelope, follow_alerts
+from monitor.delivery.websockets import follow_alerts
 from monitor.errors import IngestError
+from monitor.live import AgentNudges, SupervisorFeed
 from monitor.runtime import Runtime
 from monitor.schemas import Alert
 
@@ -60,15 +61,9 @@ async def alert_feed(
     await websocket.accept()
     if await _close_bad_cursor(websocket, since):
         return
-    wanted = {"alert", *(t.strip() for t in include.split(",") if t.strip())} | {"alert.acknowledged"}
-    kinds = {"turns": "turn"}
-    wanted = {kinds.get(t, t) for t in wanted}
-
-    def accepts(envelope: Envelope) -> bool:
-        return envelope.get("type") in wanted
-
+    audience = SupervisorFeed.including(include)
     with rt.metrics.websocket_clients.labels(endpoint="alerts").track_inprogress():
-        await follow_alerts(websocket, rt.hub, rt.alerts, since=since, accepts=accepts)
+        await follow_alerts(websocket, rt.hub, rt.alerts, since=since, audience=audience)
 
 
 @router.websocket("/agents/{agent_id}/nudges")
@@ -83,12 +78,5 @@ async def agent_nudges(
     await websocket.accept()
     if await _close_bad_cursor(websocket, since):
         return
-
-    def accepts(envelope: Envelope) -> bool:
-        if envelope.get("type") != "alert":
-            return False
-        alert = envelope["alert"]
-        return bool(alert["agent_id"] == agent_id and "agent" in alert["audience"])
-
     with rt.metrics.websocket_clients.labels(endpoint="nudges").track_inprogress():
-        await follow_alerts(websocket, rt.hub, rt.alerts, since=since, accepts=accepts)
+        await follow_alerts(websocket, rt.hub, rt.alerts, since=since, audience=AgentNudges(agent_id))

@@ -15,12 +15,13 @@ from fastapi import APIRouter, Depends, Query
 from fastapi.responses import FileResponse, JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 
-from monitor.acks import Acknowledgement, AckStore
+from monitor.acks import AckStore
 from monitor.alerts import is_stream_id
 from monitor.api.deps import runtime
 from monitor.api.errors import ErrorBody, error_response
 from monitor.auth import Principal, require
 from monitor.runtime import Runtime
+from monitor.schemas import Acknowledgement
 
 router = APIRouter()
 Rt = Annotated[Runtime, Depends(runtime)]

@@ -113,15 +113,9 @@ async def get_conversation(conversation_id: str, rt: Rt) -> ConversationDetail:
 
 
 @router.get("/conversations", response_model=list[BoardRow], responses=_ERRORS, dependencies=_READ)
-async def list_conversations(
-    rt: Rt,
-    active: Annotated[bool, Query(description="only conversations not yet ended (the only kind listed today)")] = True,
-    sort: Annotated[
-        str, Query(pattern="^risk$", description="ranking; `risk` = the rules' view of recent turns")
-    ] = "risk",
-    limit: Annotated[int, Query(ge=1, le=500)] = 100,
-) -> list[BoardRow]:
-    """The supervisor board: active conversations, riskiest first."""
+async def list_conversations(rt: Rt, limit: Annotated[int, Query(ge=1, le=500)] = 100) -> list[BoardRow]:
+    """The supervisor board: active (not ended) conversations, riskiest first (risk: the rules' view of recent
+    turns)."""
     return [
         BoardRow(
             meta=entry.meta,

@@ -1,32 +1,29 @@
 """Live fan-out of alerts (and turn updates) to websocket clients: supervisor feeds and agent sidebars.
 
-One :class:`LiveHub` per service process listens on the Redis pub/sub channel and copies each envelope into
-the bounded queue of every local client whose filter accepts it. A client that cannot keep up is closed
-(code 1013, "try again later") rather than buffered without bound; it reconnects with ``?since=<last id>``
-and :func:`follow_alerts` replays the gap from the alert stream, so nothing is lost either way.
+One :class:`LiveHub` per service process listens on the Redis pub/sub channel and copies each envelope
+(:mod:`monitor.live`) into the bounded queue of every local client whose audience accepts it. A client that
+cannot keep up is closed (code 1013, "try again later") rather than buffered without bound; it reconnects
+with ``?since=<last id>`` and :func:`follow_alerts` replays the gap from the alert stream, so nothing is lost
+either way.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
-from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
 
 import structlog
+from pydantic import ValidationError
 from redis.asyncio import Redis
 from starlette.websockets import WebSocket, WebSocketDisconnect, WebSocketState
 
+from monitor import live
 from monitor import redis_keys as keys
 from monitor.alerts import AlertLog, stream_id_key
-from monitor.schemas import Alert
+from monitor.live import AlertEnvelope, Audience, Envelope
 
 log = structlog.get_logger("delivery.websockets")
-
-Envelope = dict[str, Any]
-EnvelopeFilter = Callable[[Envelope], bool]
 
 #: Close code for a client that fell too far behind (RFC 6455 "Try Again Later").
 CLOSE_TOO_SLOW = 1013
@@ -35,7 +32,7 @@ REPLAY_PAGE = 500
 
 @dataclass(eq=False)
 class Subscriber:
-    accepts: EnvelopeFilter
+    audience: Audience
     queue: asyncio.Queue[Envelope]
     overflowed: bool = field(default=False)
 
@@ -53,8 +50,8 @@ class LiveHub:
     def client_count(self) -> int:
         return len(self._subscribers)
 
-    def subscribe(self, accepts: EnvelopeFilter) -> Subscriber:
-        sub = Subscriber(accepts=accepts, queue=asyncio.Queue(maxsize=self._queue_size))
+    def subscribe(self, audience: Audience) -> Subscriber:
+        sub = Subscriber(audience=audience, queue=asyncio.Queue(maxsize=self._queue_size))
         self._subscribers.add(sub)
         return sub
 
@@ -63,7 +60,7 @@ class LiveHub:
 
     def dispatch(self, envelope: Envelope) -> None:
         for sub in list(self._subscribers):
-            if sub.overflowed or not sub.accepts(envelope):
+            if sub.overflowed or not sub.audience.accepts(envelope):
                 continue
             try:
                 sub.queue.put_nowait(envelope)
@@ -82,7 +79,7 @@ class LiveHub:
                 backoff = 0.5
                 async for message in pubsub.listen():
                     if message["type"] == "message":
-                        self.dispatch(json.loads(message["data"]))
+                        self._receive(message["data"])
             except asyncio.CancelledError:
                 raise
             except Exception as exc:  # a Redis hiccup must not end live delivery for good
@@ -93,9 +90,13 @@ class LiveHub:
                 with contextlib.suppress(Exception):
                     await pubsub.aclose()
 
-
-def alert_envelope(alert: Alert) -> Envelope:
-    return {"type": "alert", "alert": alert.model_dump(mode="json")}
+    def _receive(self, raw: str | bytes) -> None:
+        try:
+            envelope = live.parse(raw)
+        except ValidationError:  # e.g. a newer process's envelope type: skip it, keep delivering the rest
+            log.warning("unreadable live envelope skipped", envelope=str(raw)[:200])
+            return
+        self.dispatch(envelope)
 
 
 async def follow_alerts(
@@ -104,14 +105,14 @@ async def follow_alerts(
     alert_log: AlertLog,
     *,
     since: str | None,
-    accepts: EnvelopeFilter,
+    audience: Audience,
 ) -> None:
     """Send a client what it missed since ``since`` (from the stream), then everything live, without gaps or repeats.
 
     The client subscribes to the hub *before* reading the stream, so an alert raised during the replay is in
     its queue; anything at or before the last replayed id is then skipped.
     """
-    sub = hub.subscribe(accepts)
+    sub = hub.subscribe(audience)
     try:
         last_seen: tuple[int, int] | None = None
         if since is not None:
@@ -119,9 +120,9 @@ async def follow_alerts(
             while True:
                 page = await alert_log.since(cursor, limit=REPLAY_PAGE)
                 for alert in page:
-                    envelope = alert_envelope(alert)
-                    if accepts(envelope):
-                        await websocket.send_json(envelope)
+                    envelope = AlertEnvelope(alert=alert)
+                    if audience.accepts(envelope):
+                        await websocket.send_json(envelope.model_dump(mode="json"))
                 if page:
                     cursor = page[-1].id
                 if len(page) < REPLAY_PAGE:
@@ -139,12 +140,12 @@ async def _pump(websocket: WebSocket, sub: Subscriber, last_sent: tuple[int, int
         nonlocal last_sent
         while True:
             envelope = await sub.queue.get()
-            if envelope.get("type") == "alert":
-                key = stream_id_key(envelope["alert"]["id"])
+            if isinstance(envelope, AlertEnvelope):
+                key = stream_id_key(envelope.alert.id)
                 if last_sent is not None and key <= last_sent:
                     continue
                 last_sent = key
-            await websocket.send_json(envelope)
+            await websocket.send_json(envelope.model_dump(mode="json"))
             if sub.overflowed and sub.queue.empty():
                 await websocket.close(code=CLOSE_TOO_SLOW, reason="client too slow; reconnect with ?since=")
                 return

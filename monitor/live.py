@@ -1,0 +1,126 @@
+"""Live fan-out: the envelopes consoles and sidebars receive, the one place that publishes them, and who gets what.
+
+Everything live goes through the ``cw:live`` pub/sub channel so that every service process's websocket hub
+(:mod:`monitor.delivery.websockets`) hears it, whichever process raised it. Three kinds of envelope exist:
+
+* ``{"type": "alert", "alert": {...}}``: an alert was raised (it is already in the alert stream);
+* ``{"type": "turn", ...}``: a turn was scored, with the conversation's new risk (board sparklines, ranking);
+* ``{"type": "alert.acknowledged", "ack": {...}}``: a supervisor acknowledged an alert.
+
+Who receives what is an :class:`Audience`: the supervisor feed gets alerts and acknowledgements (and turns
+when it asks for them); an agent's nudges are the alerts meant for agents in that agent's conversations.
+Pub/sub may drop a message; alerts are then recovered from the stream (``?since=``), turns and
+acknowledgements by the console reloading them over REST.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Annotated, Literal, Protocol
+
+from pydantic import BaseModel, Field, TypeAdapter
+from redis.asyncio import Redis
+
+from monitor import redis_keys as keys
+from monitor.schemas import Acknowledgement, Alert, ConversationMeta, Role, Scores, TurnRecord
+
+
+class AlertEnvelope(BaseModel):
+    """An alert, as every feed and sidebar receives it (live, or replayed from the stream)."""
+
+    type: Literal["alert"] = "alert"
+    alert: Alert
+
+
+class TurnEnvelope(BaseModel):
+    """A scored turn and the conversation's risk after it; only boards that ask (``include=turns``) get these."""
+
+    type: Literal["turn"] = "turn"
+    conversation_id: str
+    agent_id: str
+    message_id: str
+    role: Role
+    sent_at: datetime
+    scores: Scores
+    risk: float
+
+    @classmethod
+    def of(cls, meta: ConversationMeta, turn: TurnRecord, risk: float) -> TurnEnvelope:
+        return cls(
+            conversation_id=meta.conversation_id,
+            agent_id=meta.agent.id,
+            message_id=turn.message_id,
+            role=turn.role,
+            sent_at=turn.sent_at,
+            scores=turn.scores.wire(),
+            risk=risk,
+        )
+
+
+class AckEnvelope(BaseModel):
+    """An acknowledgement, so every open console greys the alert out at once."""
+
+    type: Literal["alert.acknowledged"] = "alert.acknowledged"
+    ack: Acknowledgement
+
+
+Envelope = Annotated[AlertEnvelope | TurnEnvelope | AckEnvelope, Field(discriminator="type")]
+_ENVELOPE: TypeAdapter[Envelope] = TypeAdapter(Envelope)
+
+
+def parse(raw: str | bytes) -> Envelope:
+    """An envelope read off the channel; raises ``pydantic.ValidationError`` for anything else."""
+    return _ENVELOPE.validate_json(raw)
+
+
+async def publish(redis: Redis, *envelopes: Envelope) -> None:
+    """Announce envelopes to every process's hub, in order, in one round trip.
+
+    Call it only after what the envelopes describe is committed: a client that reacts by reading the REST API
+    or the alert stream must find it there.
+    """
+    if not envelopes:
+        return
+    async with redis.pipeline(transaction=False) as pipe:
+        for envelope in envelopes:
+            pipe.publish(keys.LIVE_CHANNEL, envelope.model_dump_json())
+        await pipe.execute()
+
+
+class Audience(Protocol):
+    """Who a live socket belongs to: it decides which envelopes that socket is sent."""
+
+    def accepts(self, envelope: Envelope) -> bool: ...
+
+
+#: What ``include=`` may name on the supervisor feed, and the envelope type each one adds.
+_INCLUDE_ALIASES = {"turns": "turn"}
+
+
+@dataclass(frozen=True)
+class SupervisorFeed:
+    """``/v1/alerts``: every alert and acknowledgement, plus the envelope types named in ``include``."""
+
+    types: frozenset[str]
+
+    @classmethod
+    def including(cls, include: str = "") -> SupervisorFeed:
+        """``include`` as the query parameter has it, comma-separated: ``turns`` (or ``turn``) adds turn scores."""
+        extra = {_INCLUDE_ALIASES.get(name, name) for name in (part.strip() for part in include.split(",")) if name}
+        return cls(types=frozenset({"alert", "alert.acknowledged", *extra}))
+
+    def accepts(self, envelope: Envelope) -> bool:
+        return envelope.type in self.types
+
+
+@dataclass(frozen=True)
+class AgentNudges:
+    """``/v1/agents/{agent_id}/nudges``: the alerts addressed to agents, in this agent's conversations only."""
+
+    agent_id: str
+
+    def accepts(self, envelope: Envelope) -> bool:
+        if not isinstance(envelope, AlertEnvelope):
+            return False
+        return envelope.alert.agent_id == self.agent_id and "agent" in envelope.alert.audience
