@@ -174,6 +174,13 @@ class CalmwatchClient:
         return ScoredReply.model_validate(self._call("POST", "/v1/messages", json=body))
 
     # --- reading
+    def healthy(self) -> bool:
+        """True when the service answers ``/healthz``: for a caller deciding whether to start one."""
+        try:
+            return self._http.get("/healthz").status_code == 200
+        except httpx.HTTPError:
+            return False
+
     def alerts(self, since: str | None = None, *, limit: int = 100) -> list[Alert]:
         params: dict[str, str | int] = {"limit": limit, **({"since": since} if since is not None else {})}
         return [Alert.model_validate(a) for a in self._call("GET", "/v1/alerts", params=params)]
@@ -303,6 +310,12 @@ class AsyncCalmwatchClient:
     ) -> ScoredReply:
         body = self._r.message_body(conversation_id, message_id, text, role, sent_at)
         return ScoredReply.model_validate(await self._call("POST", "/v1/messages", json=body))
+
+    async def healthy(self) -> bool:
+        try:
+            return (await self._http.get("/healthz")).status_code == 200
+        except httpx.HTTPError:
+            return False
 
     async def alerts(self, since: str | None = None, *, limit: int = 100) -> list[Alert]:
         params: dict[str, str | int] = {"limit": limit, **({"since": since} if since is not None else {})}

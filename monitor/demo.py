@@ -1,10 +1,12 @@
-"""``calmwatch demo``: replay a handful of chats through the real API at human speed, so the console comes alive.
+"""``calmwatch demo``: play a handful of chats through the real API at human speed, so the console comes alive.
 
-The conversations are posted exactly as a connector would post them (``POST /v1/conversations`` and
-``/v1/messages``), against a running service (``--url``) or one the demo starts in-process. They are staggered
-and paced like people typing, so the supervisor console and the agent sidebars fill up while you watch.
+The conversations are posted exactly as a connector would post them, with the Python client
+(:mod:`monitor.client`: ``POST /v1/conversations`` and ``/v1/messages``), against a running service
+(``--url``) or one the demo starts in-process. They are staggered and paced like people typing, so the
+supervisor console and the agent sidebars fill up while you watch. (``calmwatch replay`` is the other thing:
+recorded chats through the pipeline offline, as fast as it scores, for a report.)
 
-What is replayed: the invented chats shipped in ``monitor/web/demo/conversations.json`` (written for Calmwatch to
+What is played: the invented chats shipped in ``monitor/web/demo/conversations.json`` (written for Calmwatch to
 exercise the default rules), plus, with ``--from PATH``, conversations read by :mod:`monitor.replay`'s loader
 (scenario files, JSONL of messages, or the support-conversations dataset).
 """
@@ -21,12 +23,14 @@ import time
 import webbrowser
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
-from typing import Any, TextIO
+from typing import TextIO, TypeVar
 
 import httpx
 
-from monitor.errors import CalmwatchError
+from monitor.client import AsyncCalmwatchClient, CalmwatchClient
+from monitor.errors import ApiError, CalmwatchError
 from monitor.schemas import Party, Role
 from monitor.scoring import Scorer, VaderScorer
 from monitor.settings import REPO_ROOT, Settings
@@ -34,6 +38,7 @@ from monitor.settings import REPO_ROOT, Settings
 DEMO_FILE = Path(__file__).resolve().parent / "web" / "demo" / "conversations.json"
 
 Sleep = Callable[[float], Awaitable[None]]
+_T = TypeVar("_T")
 
 
 @dataclass(frozen=True)
@@ -44,7 +49,7 @@ class DemoTurn:
 
 @dataclass(frozen=True)
 class DemoConversation:
-    """One chat to replay; ``key`` becomes the conversation id together with the run's id."""
+    """One chat to play; ``key`` becomes the conversation id together with the run's id."""
 
     key: str
     customer: Party
@@ -55,7 +60,7 @@ class DemoConversation:
 
 @dataclass
 class DemoResult:
-    """What one replayed conversation raised: its conversation id and the rules, in order."""
+    """What one played conversation raised: its conversation id and the rules, in order."""
 
     conversation_id: str
     turns: int = 0
@@ -115,7 +120,7 @@ def load_other_conversations(path: Path, *, limit: int, min_turns: int = 3) -> l
 
 
 def extra_sources(root: Path = REPO_ROOT) -> list[Path]:
-    """In a checkout, the demo also replays a few scenario conversations (``tests/scenarios``) and, with the
+    """In a checkout, the demo also plays a few scenario conversations (``tests/scenarios``) and, with the
     shared data beside the checkout, a few real support conversations; an installed package has neither."""
     candidates = [
         root / "tests" / "scenarios",
@@ -130,12 +135,12 @@ def typing_delay(text: str) -> float:
     return min(8.0, 1.5 + len(text) / 20)
 
 
-class Replayer:
-    """Posts conversations through the HTTP API. ``sleep`` is injectable so tests replay without waiting."""
+class DemoPlayer:
+    """Posts conversations through the API like a connector. ``sleep`` is injectable so tests need not wait."""
 
     def __init__(
         self,
-        client: httpx.AsyncClient,
+        client: AsyncCalmwatchClient,
         *,
         run_id: str,
         speed: float = 1.0,
@@ -156,15 +161,15 @@ class Replayer:
         if self._out is not None:
             print(line, file=self._out, flush=True)
 
-    async def _post(self, path: str, body: dict[str, Any]) -> dict[str, Any]:
-        """POST with a few retries when the service sheds load (503) or rate-limits (429)."""
+    async def _retrying(self, call: Callable[[], Awaitable[_T]]) -> _T:
+        """A few retries when the service sheds load (503) or rate-limits (429), after the wait it asks for."""
         for attempt in range(5):
-            response = await self._client.post(path, json=body)
-            if response.status_code not in (429, 503) or attempt == 4:
-                response.raise_for_status()
-                result: dict[str, Any] = response.json()
-                return result
-            await self._sleep(float(response.headers.get("retry-after", 0.5 * 2**attempt)))
+            try:
+                return await call()
+            except ApiError as exc:
+                if exc.status not in (429, 503) or attempt == 4:
+                    raise
+                await self._sleep(exc.retry_after if exc.retry_after is not None else 0.5 * 2**attempt)
         raise AssertionError("unreachable")
 
     async def play(self, conversation: DemoConversation, *, start_after_s: float = 0.0) -> DemoResult:
@@ -172,14 +177,14 @@ class Replayer:
         await self._sleep(start_after_s / self._speed)
         cid = f"{conversation.key}-{self._run_id}"
         result = DemoResult(conversation_id=cid)
-        await self._post(
-            "/v1/conversations",
-            {
-                "conversation_id": cid,
-                "customer": conversation.customer.model_dump(),
-                "agent": conversation.agent.model_dump(),
-                "channel": conversation.channel,
-            },
+        await self._retrying(
+            partial(
+                self._client.start_conversation,
+                cid,
+                customer=conversation.customer.model_dump(),
+                agent=conversation.agent.model_dump(),
+                channel=conversation.channel,
+            )
         )
         names = {
             "customer": conversation.customer.name or conversation.customer.id,
@@ -187,17 +192,13 @@ class Replayer:
         }
         for n, turn in enumerate(conversation.turns, start=1):
             await self._sleep(typing_delay(turn.text) / self._speed)
-            reply = await self._post(
-                "/v1/messages",
-                {"conversation_id": cid, "message_id": f"m{n}", "role": turn.role, "text": turn.text},
-            )
+            reply = await self._retrying(partial(self._client.send_message, cid, f"m{n}", turn.text, role=turn.role))
             result.turns += 1
-            raised = [f"{a['severity']}:{a['rule']}" for a in reply.get("alerts", [])]
-            result.alerts += [a["rule"] for a in reply.get("alerts", [])]
-            scores = reply["scores"]
+            raised = [f"{a.severity}:{a.rule}" for a in reply.alerts]
+            result.alerts += [a.rule for a in reply.alerts]
             self._say(
-                f"  {conversation.key[:16]:<16} {names[turn.role][:16]:<16} anger {scores['anger']:.2f}  "
-                f"frustration {scores['frustration']:.2f}  {' '.join(raised)}"
+                f"  {conversation.key[:16]:<16} {names[turn.role][:16]:<16} anger {reply.scores.anger:.2f}  "
+                f"frustration {reply.scores.frustration:.2f}  {' '.join(raised)}"
             )
         return result
 
@@ -212,8 +213,8 @@ class Replayer:
     async def end(self, results: Sequence[DemoResult]) -> None:
         """Take a finished round off the board (``--loop`` does this before the next round)."""
         for result in results:
-            with contextlib.suppress(httpx.HTTPError):
-                await self._client.post(f"/v1/conversations/{result.conversation_id}/end")
+            with contextlib.suppress(ApiError, httpx.HTTPError):
+                await self._client.end_conversation(result.conversation_id)
 
 
 @dataclass
@@ -230,10 +231,6 @@ class DemoOptions:
     port: int | None = None
 
 
-def _headers(token: str | None) -> dict[str, str]:
-    return {"Authorization": f"Bearer {token}"} if token else {}
-
-
 def _print_urls(base: str, conversations: Sequence[DemoConversation], token: str | None, out: TextIO) -> None:
     """Where to look. A key is never printed: the one the demo posts with is an ingest key, not a reader's."""
     agents = {c.agent.id: c.agent.name for c in conversations}
@@ -247,13 +244,13 @@ def _print_urls(base: str, conversations: Sequence[DemoConversation], token: str
 
 
 async def run_rounds(base: str, conversations: Sequence[DemoConversation], options: DemoOptions, out: TextIO) -> None:
-    """Replay once, or round after round with ``--loop`` (each round with fresh conversation ids)."""
-    async with httpx.AsyncClient(base_url=base, headers=_headers(options.token), timeout=30) as client:
+    """Play once, or round after round with ``--loop`` (each round with fresh conversation ids)."""
+    async with AsyncCalmwatchClient(base, options.token, timeout=30) as client:
         previous: list[DemoResult] = []
         while True:
-            replayer = Replayer(client, run_id=time.strftime("%m%d-%H%M%S"), speed=options.speed, out=out)
-            await replayer.end(previous)
-            previous = await replayer.play_all(conversations)
+            player = DemoPlayer(client, run_id=time.strftime("%m%d-%H%M%S"), speed=options.speed, out=out)
+            await player.end(previous)
+            previous = await player.play_all(conversations)
             raised = sum(len(r.alerts) for r in previous)
             print(f"\n  Round done: {len(previous)} conversations, {raised} alerts.", file=out, flush=True)
             if not options.loop:
@@ -261,10 +258,8 @@ async def run_rounds(base: str, conversations: Sequence[DemoConversation], optio
 
 
 def _answers(base: str) -> bool:
-    try:
-        return httpx.get(f"{base}/healthz", timeout=1).status_code == 200
-    except httpx.HTTPError:
-        return False
+    with CalmwatchClient(base, timeout=1) as client:
+        return client.healthy()
 
 
 def _port_free(host: str, port: int) -> bool:
@@ -287,8 +282,8 @@ def _demo_scorer(settings: Settings, out: TextIO) -> Scorer:
         return VaderScorer()
 
 
-async def _serve_and_replay(conversations: Sequence[DemoConversation], options: DemoOptions, out: TextIO) -> int:
-    """Start the service in this process, replay into it, and keep serving until Ctrl-C."""
+async def _serve_and_play(conversations: Sequence[DemoConversation], options: DemoOptions, out: TextIO) -> int:
+    """Start the service in this process, play the chats into it, and keep serving until Ctrl-C."""
     import uvicorn
 
     from monitor.app import create_app
@@ -296,7 +291,7 @@ async def _serve_and_replay(conversations: Sequence[DemoConversation], options: 
 
     overrides = {"scorer": options.scorer, "host": options.host, "port": options.port}
     settings = Settings(**{k: v for k, v in overrides.items() if v is not None})  # type: ignore[arg-type]
-    configure_logging("WARNING", settings.log_format)  # the replay's own lines are the demo's output
+    configure_logging("WARNING", settings.log_format)  # the player's own lines are the demo's output
     base = f"http://{settings.host}:{settings.port}"
     if not _port_free(settings.host, settings.port):
         print(f"calmwatch demo: port {settings.port} is taken; pass --port, or --url of a running service", file=out)
@@ -324,10 +319,10 @@ async def _serve_and_replay(conversations: Sequence[DemoConversation], options: 
     _print_urls(base, conversations, options.token, out)
     if options.open_browser:
         webbrowser.open(f"{base}/")
-    replaying = asyncio.create_task(run_rounds(base, conversations, options, out))
-    await asyncio.wait({serving, replaying}, return_when=asyncio.FIRST_COMPLETED)
-    if replaying.done():
-        failure = replaying.exception()
+    playing = asyncio.create_task(run_rounds(base, conversations, options, out))
+    await asyncio.wait({serving, playing}, return_when=asyncio.FIRST_COMPLETED)
+    if playing.done():
+        failure = playing.exception()
         if failure is not None:  # stop the service properly (it owns the embedded Redis) before reporting
             server.should_exit = True
             await serving
@@ -335,14 +330,14 @@ async def _serve_and_replay(conversations: Sequence[DemoConversation], options: 
         print(f"  The console stays live at {base}/ ; press Ctrl-C to stop.", file=out, flush=True)
         await serving
     else:
-        replaying.cancel()
+        playing.cancel()
         with contextlib.suppress(asyncio.CancelledError):
-            await replaying
+            await playing
     return 0
 
 
 def demo_command(options: DemoOptions, out: TextIO = sys.stderr) -> int:
-    """``calmwatch demo``: replay into ``--url``, into a service already answering on the default port, or
+    """``calmwatch demo``: play into ``--url``, into a service already answering on the default port, or
     into one started here."""
     conversations = load_demo_conversations()
     sources = extra_sources() if options.sources is None else options.sources
@@ -352,10 +347,9 @@ def demo_command(options: DemoOptions, out: TextIO = sys.stderr) -> int:
         conversations += extra
     try:
         return _run(conversations, options, out)
-    except httpx.HTTPStatusError as exc:
-        status = exc.response.status_code
-        hint = " (pass --token with an ingest key)" if status in (401, 403) else ""
-        print(f"calmwatch demo: the service answered {status} to {exc.request.url.path}{hint}", file=out)
+    except ApiError as exc:
+        hint = " (pass --token with an ingest key)" if exc.status in (401, 403) else ""
+        print(f"calmwatch demo: the service answered {exc.status} ({exc.code}: {exc.detail}){hint}", file=out)
         return 1
 
 
@@ -365,10 +359,10 @@ def _run(conversations: Sequence[DemoConversation], options: DemoOptions, out: T
         host = options.host or "127.0.0.1"
         candidate = f"http://{host}:{options.port or 8000}"
         if _answers(candidate):
-            print(f"Calmwatch is already running on {candidate}; replaying into it.", file=out)
+            print(f"Calmwatch is already running on {candidate}; playing the chats into it.", file=out)
             base = candidate
     if base is None:
-        return asyncio.run(_serve_and_replay(conversations, options, out))
+        return asyncio.run(_serve_and_play(conversations, options, out))
     if not _answers(base):
         print(f"calmwatch demo: nothing answers at {base}/healthz; start `calmwatch serve` first", file=out)
         return 1

@@ -106,6 +106,16 @@ async def test_async_client_round_trip(keyed: tuple[LiveServer, dict[str, str]])
         assert refused.value.status == 403
 
 
+async def test_healthy_says_whether_a_service_answers(live_server: LiveServer) -> None:
+    """healthy() is True for a running service and False (not an exception) where nothing listens."""
+    with CalmwatchClient(live_server.http) as cw:
+        assert cw.healthy()
+    async with AsyncCalmwatchClient(live_server.http) as acw:
+        assert await acw.healthy()
+    with CalmwatchClient("http://127.0.0.1:9", timeout=1) as nobody:
+        assert not nobody.healthy()
+
+
 def test_webhook_helpers_and_verify_webhook(keyed: tuple[LiveServer, dict[str, str]]) -> None:
     """An admin client registers a receiver and sends a test; verify_webhook accepts the real delivery and
     refuses it with another secret or a changed body."""

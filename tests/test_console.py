@@ -1,4 +1,4 @@
-"""The console's server side: pages and assets, alert acknowledgements in Redis, and the `calmwatch demo` replay."""
+"""The console's server side: pages and assets, alert acknowledgements in Redis, and the `calmwatch demo` player."""
 
 from __future__ import annotations
 
@@ -16,9 +16,10 @@ from websockets.sync.client import connect
 from monitor import redis_keys as keys
 from monitor.acks import AckStore
 from monitor.auth import KeyStore
+from monitor.client import AsyncCalmwatchClient
 from monitor.demo import (
     DemoOptions,
-    Replayer,
+    DemoPlayer,
     _demo_scorer,
     demo_command,
     extra_sources,
@@ -131,8 +132,8 @@ def test_shipped_demo_conversations_are_valid_chats() -> None:
             ChatMessage(conversation_id=conv.key, message_id=f"m{n}", role=turn.role, text=turn.text)
 
 
-def test_replayer_posts_every_turn_at_typing_pace(live_server: LiveServer) -> None:
-    """The replay starts each chat, posts its turns in order with a typing delay scaled by speed, and raises alerts."""
+def test_player_posts_every_turn_at_typing_pace(live_server: LiveServer) -> None:
+    """The player starts each chat, posts its turns in order with a typing delay scaled by speed, and raises alerts."""
     conversations = load_demo_conversations()[:3]
     waits: list[float] = []
 
@@ -140,9 +141,9 @@ def test_replayer_posts_every_turn_at_typing_pace(live_server: LiveServer) -> No
         waits.append(seconds)
 
     async def run() -> list[Any]:
-        async with httpx.AsyncClient(base_url=live_server.http) as client:
-            replayer = Replayer(client, run_id="t", speed=4.0, stagger_s=2.0, sleep=no_wait)
-            return await replayer.play_all(conversations)
+        async with AsyncCalmwatchClient(live_server.http) as client:
+            player = DemoPlayer(client, run_id="t", speed=4.0, stagger_s=2.0, sleep=no_wait)
+            return await player.play_all(conversations)
 
     results = asyncio.run(run())
     assert [r.conversation_id for r in results] == [f"{c.key}-t" for c in conversations]
@@ -155,7 +156,7 @@ def test_replayer_posts_every_turn_at_typing_pace(live_server: LiveServer) -> No
         assert [t["text"] for t in detail["turns"]] == [t.text for t in conversations[0].turns]
 
 
-def test_demo_command_replays_into_a_running_service(live_server: LiveServer) -> None:
+def test_demo_command_plays_into_a_running_service(live_server: LiveServer) -> None:
     """`calmwatch demo --url` fills the board of a running service and prints the console and sidebar URLs."""
     out = io.StringIO()
     assert demo_command(DemoOptions(url=live_server.http, speed=500.0, sources=[]), out=out) == 0
@@ -244,7 +245,7 @@ def test_acks_need_a_supervisor_key_and_record_it(flushed_redis: str) -> None:
 
 
 def test_demo_with_keys_needs_an_ingest_token(flushed_redis: str) -> None:
-    """Against a service that requires keys the demo says to pass --token, and replays with one."""
+    """Against a service that requires keys the demo says to pass --token, and plays with one."""
     keys_made = make_keys(flushed_redis)
     with LiveServer(make_settings(flushed_redis), KeywordScorer()) as server:
         out = io.StringIO()

@@ -135,6 +135,23 @@ async def test_cooldown_uses_the_conversation_clock(tmp_path: Path, redis_url: s
     assert counts == {"close": 1, "far": 2}
 
 
+async def test_replay_takes_the_turn_window_from_settings(tmp_path: Path, redis_url: str, engine: RuleEngine) -> None:
+    """Replay is wired from Settings like the service: with a one-turn window an angry turn leaves risk at once."""
+    rows = [
+        {"conversation_id": "w", "role": "customer", "text": "ridiculous, unacceptable"},
+        {"conversation_id": "w", "role": "customer", "text": "ok, thanks"},
+    ]
+    convs = load_conversations(write_jsonl(tmp_path / "m.jsonl", rows))
+    runs = {
+        window: await run_replay(
+            convs, settings=make_settings(redis_url, turn_window=window), engine=engine, scorer=KeywordScorer(),
+            progress=False,
+        )
+        for window in (1, 20)
+    }  # fmt: skip
+    assert runs[1][0].turns[1].risk < runs[20][0].turns[1].risk
+
+
 async def test_unmet_expectations_are_reported(tmp_path: Path, redis_url: str, engine: RuleEngine) -> None:
     """A scenario expecting an alert that does not fire, or forbidding one that does, lists the problems."""
     path = tmp_path / "s.yaml"

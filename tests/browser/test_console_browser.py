@@ -20,7 +20,8 @@ from playwright.sync_api import Browser, Page, expect
 from redis.asyncio import Redis
 
 from monitor.auth import KeyStore, Role
-from monitor.demo import DemoResult, Replayer, load_demo_conversations
+from monitor.client import AsyncCalmwatchClient
+from monitor.demo import DemoPlayer, DemoResult, load_demo_conversations
 from tests.browser.conftest import SCREENSHOTS
 from tests.conftest import LiveServer, make_settings
 from tests.fakes import KeywordScorer
@@ -73,10 +74,10 @@ def seed_demo(base_url: str) -> list[DemoResult]:
         return None
 
     async def run() -> list[DemoResult]:
-        async with httpx.AsyncClient(base_url=base_url) as client:
-            return await Replayer(client, run_id="live", sleep=no_wait).play_all(load_demo_conversations())
+        async with AsyncCalmwatchClient(base_url) as client:
+            return await DemoPlayer(client, run_id="live", sleep=no_wait).play_all(load_demo_conversations())
 
-    # Playwright's sync API runs an event loop in this thread, so the async replay runs in another one.
+    # Playwright's sync API runs an event loop in this thread, so the async player runs in another one.
     with ThreadPoolExecutor(max_workers=1) as pool:
         return pool.submit(asyncio.run, run()).result()
 
