@@ -216,12 +216,12 @@ _SUBCOMMANDS.append(_add_keys)
 def _add_demo(sub: Subparsers) -> None:
     from pathlib import Path
 
-    p = sub.add_parser("demo", help="replay demo chats at human speed so the console comes alive")
+    p = sub.add_parser("demo", help="play demo chats into the service at human speed so the console comes alive")
     p.add_argument("--url", help="a running service (default: the one on --port if it answers, else start one)")
-    p.add_argument("--speed", type=float, default=1.0, help="replay speed; 2 = twice as fast as people type")
-    p.add_argument("--loop", action="store_true", help="replay round after round until Ctrl-C")
+    p.add_argument("--speed", type=float, default=1.0, help="typing speed; 2 = twice as fast as people type")
+    p.add_argument("--loop", action="store_true", help="play round after round until Ctrl-C")
     p.add_argument("--from", dest="sources", type=Path, action="append", metavar="PATH",
-                   help="also replay chats from PATH: scenarios, JSONL or the support-conversations JSON "
+                   help="also play chats from PATH: scenarios, JSONL or the support-conversations JSON "
                         "(default in a checkout: tests/scenarios and ../shared's support conversations)")  # fmt: skip
     p.add_argument("--count", type=int, default=3, help="how many conversations to take from each source")
     p.add_argument("--token", help="an ingest API key, when the service requires keys")
