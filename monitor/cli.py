@@ -174,9 +174,10 @@ def _add_keys(sub: Subparsers) -> None:
 def _cmd_keys(args: argparse.Namespace) -> int:
     import asyncio
 
-    from monitor.auth import KeyStore, admin_redis
+    from monitor.auth import KeyStore
     from monitor.errors import CalmwatchError
     from monitor.observability import configure_logging
+    from monitor.redis_server import admin_redis
     from monitor.settings import Settings
 
     settings = Settings(**({"redis_url": args.redis_url} if args.redis_url else {}))

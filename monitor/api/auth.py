@@ -72,14 +72,14 @@ async def whoami(principal: AnyCaller) -> WhoAmI:
 @router.get("/keys", response_model=list[KeyRecord], responses=_ERRORS)
 async def list_keys(_: Admin, rt: Rt) -> list[KeyRecord]:
     """Every key's id, role, name and first characters; never a key."""
-    return await rt.auth.keys.records()
+    return await rt.auth.api_keys.records()
 
 
 @router.post("/keys", status_code=201, response_model=KeyCreated, responses={**_ERRORS, 422: {"model": ErrorBody}})
 async def create_key(body: KeyCreate, _: Admin, rt: Rt) -> KeyCreated:
     """A new key; the answer is the only time it is shown."""
     try:
-        key, record = await rt.auth.keys.create(body.role, agent_id=body.agent_id, name=body.name)
+        key, record = await rt.auth.api_keys.create(body.role, agent_id=body.agent_id, name=body.name)
     except ValueError as exc:
         raise HTTPException(422, str(exc)) from None
     return KeyCreated(**record.model_dump(), key=key)
@@ -88,7 +88,7 @@ async def create_key(body: KeyCreate, _: Admin, rt: Rt) -> KeyCreated:
 @router.delete("/keys/{key_id}", status_code=204, responses={**_ERRORS, 404: {"model": ErrorBody}})
 async def revoke_key(key_id: str, _: Admin, rt: Rt) -> Response:
     """Revoke a key; the tokens made from it stop working at once."""
-    if not await rt.auth.keys.revoke(key_id):
+    if not await rt.auth.api_keys.revoke(key_id):
         raise HTTPException(404, f"no key {key_id!r}")
     return Response(status_code=204)
 
