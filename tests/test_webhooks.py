@@ -114,11 +114,6 @@ def receiver() -> Iterator[Receiver]:
     r.stop()
 
 
-def _text(value: bytes | str) -> str:
-    """A Redis reply as text (redis-py types replies as either)."""
-    return value.decode() if isinstance(value, bytes) else value
-
-
 def wait_for(check: Callable[[], Any], timeout: float = 20.0, what: str = "condition") -> Any:
     """Poll until ``check()`` is truthy; fail with ``what`` after ``timeout`` (never asserts on timing)."""
     deadline = time.monotonic() + timeout
@@ -216,11 +211,11 @@ def test_receiver_down_across_a_service_restart_gets_every_alert_with_its_origin
 def test_alerts_written_while_no_dispatcher_ran_are_delivered_at_start(flushed_redis: str, receiver: Receiver) -> None:
     """The consumer group remembers where it was: an alert appended to the stream while the service was down,
     and one read by a consumer that died before queueing it, are both delivered by the next service."""
-    import monitor.delivery.webhooks as webhooks_module
+    import monitor.delivery.webhooks.dispatcher as dispatcher_module
 
     with serve(flushed_redis) as server, httpx.Client(base_url=server.http) as client:
         create_endpoint(client, receiver)
-    sync = redis.Redis.from_url(flushed_redis)
+    sync = redis.Redis.from_url(flushed_redis, decode_responses=True)
     body = {
         "rule": "anger",
         "severity": "warning",
@@ -232,19 +227,19 @@ def test_alerts_written_while_no_dispatcher_ran_are_delivered_at_start(flushed_r
         "reason": "anger 0.9",
         "created_at": datetime.now(UTC).isoformat(),
     }
-    lost = _text(sync.xadd(redis_keys.ALERTS_STREAM, {"alert": json.dumps(body)}))
+    lost = sync.xadd(redis_keys.ALERTS_STREAM, {"alert": json.dumps(body)})
     sync.xreadgroup(
         redis_keys.WEBHOOK_GROUP, "a-consumer-that-crashed", {redis_keys.ALERTS_STREAM: ">"}
     )  # read, never acked
-    waiting = _text(sync.xadd(redis_keys.ALERTS_STREAM, {"alert": json.dumps({**body, "message_id": "m2"})}))
+    waiting = sync.xadd(redis_keys.ALERTS_STREAM, {"alert": json.dumps({**body, "message_id": "m2"})})
     sync.close()
-    original = webhooks_module.CLAIM_IDLE_MS
-    webhooks_module.CLAIM_IDLE_MS = 1
+    original = dispatcher_module.CLAIM_IDLE_MS
+    dispatcher_module.CLAIM_IDLE_MS = 1
     try:
         with serve(flushed_redis):
             wait_for(lambda: {b["data"]["id"] for b in receiver.bodies()} >= {lost, waiting}, what="both alerts")
     finally:
-        webhooks_module.CLAIM_IDLE_MS = original
+        dispatcher_module.CLAIM_IDLE_MS = original
     assert all(r["verified_by"] for r in receiver.received)
 
 
@@ -417,7 +412,7 @@ async def test_each_failure_is_rescheduled_with_jittered_backoff_then_fails(flus
         seen.append((request.headers["webhook-id"], request.content))
         return httpx.Response(500, text="down")
 
-    redis_client = Redis.from_url(flushed_redis)
+    redis_client = Redis.from_url(flushed_redis, decode_responses=True)
     settings = make_settings(flushed_redis, webhook_retry_schedule_s=[100.0, 1000.0])
     http = httpx.AsyncClient(transport=httpx.MockTransport(refuse))
     dispatcher = WebhookDispatcher(redis_client, settings, client=http)
@@ -454,10 +449,10 @@ def test_a_stopped_service_leaves_no_consumer_behind(flushed_redis: str) -> None
     for _ in range(2):
         with serve(flushed_redis):
             pass
-    sync = redis.Redis.from_url(flushed_redis)
+    sync = redis.Redis.from_url(flushed_redis, decode_responses=True)
     try:
         assert sync.xinfo_consumers(redis_keys.ALERTS_STREAM, redis_keys.WEBHOOK_GROUP) == []
-        assert [g["name"] for g in sync.xinfo_groups(redis_keys.ALERTS_STREAM)] == [redis_keys.WEBHOOK_GROUP.encode()]
+        assert [g["name"] for g in sync.xinfo_groups(redis_keys.ALERTS_STREAM)] == [redis_keys.WEBHOOK_GROUP]
     finally:
         sync.close()
 

@@ -18,7 +18,9 @@ from monitor.settings import Settings
 
 
 class Authenticator:
-    """Turns a credential into a :class:`Principal` and applies the per-key ingest rate limit."""
+    """Turns a credential into a :class:`Principal` and applies the per-key ingest rate limit.
+
+    ``redis`` must decode responses (``decode_responses=True``), like every client of the service."""
 
     def __init__(self, redis: Redis, settings: Settings, signer: TokenSigner) -> None:
         self.api_keys = KeyStore(redis)
@@ -31,8 +33,8 @@ class Authenticator:
         """Load (or create, once for all processes) the token secret and check the exposure rule."""
         await redis.set(redis_keys.TOKEN_SECRET, secrets.token_hex(32), nx=True)
         secret = await redis.get(redis_keys.TOKEN_SECRET)
-        assert secret is not None
-        auth = cls(redis, settings, TokenSigner(secret if isinstance(secret, bytes) else secret.encode()))
+        assert isinstance(secret, str), "the client must decode responses"
+        auth = cls(redis, settings, TokenSigner(secret.encode()))
         await check_exposure(settings, await auth.api_keys.count())
         return auth
 
