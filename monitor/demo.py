@@ -33,9 +33,11 @@ from monitor.client import AsyncCalmwatchClient, CalmwatchClient
 from monitor.errors import ApiError, CalmwatchError
 from monitor.schemas import Party, Role
 from monitor.scoring import Scorer, VaderScorer
-from monitor.settings import REPO_ROOT, Settings
+from monitor.settings import Settings
 
 DEMO_FILE = Path(__file__).resolve().parent / "web" / "demo" / "conversations.json"
+#: The folder above the package: a git checkout when run from one (an installed package has no tests/ there).
+_CHECKOUT = Path(__file__).resolve().parent.parent
 
 Sleep = Callable[[float], Awaitable[None]]
 _T = TypeVar("_T")
@@ -119,7 +121,7 @@ def load_other_conversations(path: Path, *, limit: int, min_turns: int = 3) -> l
     return picked
 
 
-def extra_sources(root: Path = REPO_ROOT) -> list[Path]:
+def extra_sources(root: Path = _CHECKOUT) -> list[Path]:
     """In a checkout, the demo also plays a few scenario conversations (``tests/scenarios``) and, with the
     shared data beside the checkout, a few real support conversations; an installed package has neither."""
     candidates = [

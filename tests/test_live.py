@@ -84,7 +84,7 @@ async def test_publish_announces_envelopes_in_order_on_the_live_channel(flushed_
         await pubsub.subscribe(keys.LIVE_CHANNEL)
         await live.publish(redis)
         await live.publish(redis, alert(alert_id="5-0"), turn(), ack())
-        received = []
+        received: list[live.Envelope] = []
         while len(received) < 3:
             message = await asyncio.wait_for(pubsub.get_message(timeout=5), timeout=10)
             if message is not None:

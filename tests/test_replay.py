@@ -18,11 +18,11 @@ from monitor.replay import (
     to_json,
 )
 from monitor.rules import RuleEngine, load_rule_pack
-from monitor.settings import REPO_ROOT
 from tests.conftest import make_settings
 from tests.fakes import KeywordScorer
 
-SCENARIOS = REPO_ROOT / "tests" / "scenarios"
+REPO = Path(__file__).resolve().parent.parent
+SCENARIOS = REPO / "tests" / "scenarios"
 
 SUPPORT = [  # the shape of shared/data/support-conversations/conversations.json, shortened
     {
@@ -52,7 +52,7 @@ ANGRY_JSONL = [
 
 @pytest.fixture(scope="module")
 def engine() -> RuleEngine:
-    return load_rule_pack([REPO_ROOT / "rules"])
+    return load_rule_pack([REPO / "rules"])
 
 
 def write_jsonl(path: Path, rows: list[dict[str, str]]) -> Path:

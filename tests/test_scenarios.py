@@ -7,15 +7,17 @@ quiet; ``calmwatch replay tests/scenarios`` prints the same run for a person to 
 from __future__ import annotations
 
 import asyncio
+from pathlib import Path
 
 import pytest
 
 from monitor.replay import ConversationResult, load_conversations, run_replay
 from monitor.rules import load_rule_pack
-from monitor.settings import REPO_ROOT, Settings
+from monitor.settings import Settings
 from tests.conftest import make_settings
 
-SCENARIOS = REPO_ROOT / "tests" / "scenarios"
+REPO = Path(__file__).resolve().parent.parent
+SCENARIOS = REPO / "tests" / "scenarios"
 IDS = [c.conversation_id for c in load_conversations(SCENARIOS)]
 
 pytestmark = pytest.mark.model
@@ -29,7 +31,7 @@ def results(redis_url: str) -> dict[str, ConversationResult]:
     model_path = Settings().model_path
     if model_path is None and not DEFAULT_ARTIFACT_DIR.exists():
         pytest.skip(f"no trained model artifact at {DEFAULT_ARTIFACT_DIR}")
-    engine = load_rule_pack([REPO_ROOT / "rules"])
+    engine = load_rule_pack([REPO / "rules"])
     scorer = load_scorer(model_path)
     done = asyncio.run(
         run_replay(

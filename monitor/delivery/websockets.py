@@ -46,10 +46,6 @@ class LiveHub:
         self._subscribers: set[Subscriber] = set()
         self.ready = asyncio.Event()
 
-    @property
-    def client_count(self) -> int:
-        return len(self._subscribers)
-
     def subscribe(self, audience: Audience) -> Subscriber:
         sub = Subscriber(audience=audience, queue=asyncio.Queue(maxsize=self._queue_size))
         self._subscribers.add(sub)

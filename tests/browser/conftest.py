@@ -13,14 +13,12 @@ from typing import TYPE_CHECKING
 
 import pytest
 
-from monitor.settings import REPO_ROOT
-
 if TYPE_CHECKING:
     from playwright.sync_api import Browser, Page
 
 CHROMIUM = Path("/usr/bin/chromium")
 #: Git-ignored; CI can keep it as an artifact.
-SCREENSHOTS = REPO_ROOT / "test-output" / "screenshots"
+SCREENSHOTS = Path(__file__).resolve().parent.parent.parent / "test-output" / "screenshots"
 LAUNCH_ARGS = [
     "--no-sandbox",
     "--disable-gpu",
