@@ -70,8 +70,9 @@ def test_conversation_detail_and_risk_board(live_server: LiveServer) -> None:
         start(client, "calm", agent="a1")
         start(client, "hot", agent="a2")
         post(client, "calm", "m1", "Thanks, that worked perfectly")
-        post(client, "hot", "m1", ANGRY)
+        hot = post(client, "hot", "m1", ANGRY)
         detail = client.get("/v1/conversations/hot").json()
+        assert hot["risk"] == detail["risk"], "the reply carries the risk the board has"
         assert detail["meta"]["customer"]["name"] == "Maria Lopez"
         assert detail["turns"][0]["scores"]["anger"] > 0.5
         assert [a["rule"] for a in detail["alerts"]].count("anger") == 1
