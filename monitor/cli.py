@@ -156,6 +156,27 @@ def _cmd_replay(args: argparse.Namespace) -> int:
 _SUBCOMMANDS.append(_add_replay)
 
 
+def _add_rules(sub: Subparsers) -> None:
+    from pathlib import Path
+
+    p = sub.add_parser("rules", help="rule packs: check one before a running service picks it up")
+    actions = p.add_subparsers(dest="action", required=True, metavar="ACTION")
+    check = actions.add_parser("check", help="validate rule packs and list their rules (exit 2 on the first error)")
+    check.add_argument("paths", type=Path, nargs="*", metavar="PATH",
+                       help="pack files or directories, later ones overriding earlier ones "
+                            "(default: CALMWATCH_RULES_PATHS, else rules/)")  # fmt: skip
+    p.set_defaults(handler=_cmd_rules)
+
+
+def _cmd_rules(args: argparse.Namespace) -> int:
+    from monitor.rules.check import check_command
+
+    return check_command(args.paths)
+
+
+_SUBCOMMANDS.append(_add_rules)
+
+
 def _add_keys(sub: Subparsers) -> None:
     p = sub.add_parser("keys", help="API keys: create (shown once), list, revoke")
     actions = p.add_subparsers(dest="action", required=True, metavar="ACTION")

@@ -45,13 +45,16 @@ class ShoutingSignal:
         return by_ratio or self.longest_loud_run >= min_run or self.punctuation_runs > 0
 
 
-def shouting(text: str, *, acronyms: frozenset[str] = frozenset(), max_acronym_len: int = 4) -> ShoutingSignal:
+def shouting(
+    text: str, *, acronyms: frozenset[str] = frozenset(), max_acronym_len: int = 4, run_words: int = 3
+) -> ShoutingSignal:
     """Measure shouting while leaving acronyms and codes alone.
 
     A word is *loud* when it is all capitals and at least two letters long, holds no digit (``DSM 7.2``,
-    ``AB12345`` are codes) and is not a known acronym. Short capital words (``SSD``, ``BIOS``) count as
-    loud only inside a run of three or more capital words, which is how a shouted sentence looks and an
-    acronym in a normal sentence does not.
+    ``AB12345`` are codes) and is not a known acronym. Short capital words (up to ``max_acronym_len`` letters:
+    ``SSD``, ``BIOS``) count as loud only inside a run of ``run_words`` or more capital words, which is how a
+    shouted sentence looks and an acronym in a normal sentence does not. Both numbers come from the rule pack
+    (``signals.acronym_max_letters``, ``signals.loud_run_words``).
     """
     tokens = _WORD.findall(text)
     letters_total = 0
@@ -78,8 +81,8 @@ def shouting(text: str, *, acronyms: frozenset[str] = frozenset(), max_acronym_l
             continue
         run_len = i - run_start
         for j in range(run_start, i):
-            loud[j] = run_len >= 3 or caps_letters[j] > max_acronym_len
-        longest = max(longest, run_len if run_len >= 3 else 0)
+            loud[j] = run_len >= run_words or caps_letters[j] > max_acronym_len
+        longest = max(longest, run_len if run_len >= run_words else 0)
         run_start = i + 1
     loud_letters = sum(n for n, flag in zip(caps_letters, loud, strict=True) if flag)
     return ShoutingSignal(
@@ -192,6 +195,7 @@ def abuse(text: str, matcher: ProfanityMatcher, insults: frozenset[str], *, reac
     Aimed means a profane word right before "you"/"off" ("fuck you", "f*** off"), or a profane word or an
     insult up to ``reach`` words after "you" ("you fucking idiot", "you guys are useless"). Swearing at a
     thing ("this fucking router") or an insult before "you" ("useless app, can you help") is not aimed.
+    ``reach`` comes from the rule pack (``signals.abuse_reach``).
     """
     toks = tokens(text)
     lowered = [t.lower().replace("’", "'").strip("'-!|*$@+") for t in toks]

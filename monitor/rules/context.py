@@ -61,11 +61,17 @@ class SignalExtractor:
         self.features = lru_cache(maxsize=8192)(self._compute)
 
     def _compute(self, text: str) -> TextFeatures:
-        sig = abuse(text, self._profanity, self._insults)
+        signals = self.signals
+        sig = abuse(text, self._profanity, self._insults, reach=signals.abuse_reach)
         if not sig.aimed and find_phrase(self._patterns["abuse_phrases"], text):
             sig = AbuseSignal(profane_words=sig.profane_words, insults=sig.insults + 1, aimed=True)
         return TextFeatures(
-            shouting=shouting(text, acronyms=self._acronyms),
+            shouting=shouting(
+                text,
+                acronyms=self._acronyms,
+                max_acronym_len=signals.acronym_max_letters,
+                run_words=signals.loud_run_words,
+            ),
             abuse=sig,
             manager_request=find_phrase(self._patterns["manager_request"], text),
             threat=find_phrase(self._patterns["threats"], text),

@@ -194,16 +194,13 @@ def abusive(ctx: TurnContext, turn: TurnRecord) -> bool:
     return not praise(ctx, turn)
 
 
-#: GoEmotions labels that mark a turn as delighted rather than hostile.
-_DELIGHT = ("admiration", "amusement", "excitement", "gratitude", "joy", "love")
-
-
 def praise(ctx: TurnContext, turn: TurnRecord) -> bool:
-    """A clearly happy, non-angry turn: by VADER, or by the model's delight emotions when it reports them."""
-    if turn.scores.anger >= 0.3:
-        return False
+    """A clearly happy, non-angry turn: by VADER, or by the model's delight emotions when it reports them.
+    The thresholds and the delight labels are the pack's ``praise_*`` signals."""
     signals = ctx.extractor.signals
-    delight = max((turn.scores.emotions.get(label, 0.0) for label in _DELIGHT), default=0.0)
+    if turn.scores.anger >= signals.praise_max_anger:
+        return False
+    delight = max((turn.scores.emotions.get(label, 0.0) for label in signals.praise_emotions), default=0.0)
     return turn.scores.sentiment >= signals.praise_sentiment or delight >= signals.praise_emotion
 
 
@@ -381,6 +378,10 @@ class DeEscalatedParams(Params):
     calm: float = Field(default=0.3, ge=0.0, le=1.0, description="... and now at most this")
     window: int = Field(default=6, ge=2, le=20, description="customer turns searched for the peak")
     min_sentiment: float = Field(default=0.2, ge=-1.0, le=1.0)
+    # A turn in capitals is not calm, whatever the lower-cased model reads ("PLZ FIX IT"):
+    capitals_min_loud_words: int = Field(default=3, ge=1, description="capital words (acronyms excluded) ...")
+    capitals_min_loud_ratio: float = Field(default=0.5, ge=0.0, le=1.0, description="... this share of letters")
+    capitals_min_run: int = Field(default=3, ge=2, description="or this many capital words in a row")
 
     @model_validator(mode="after")
     def _calm_below_peak(self) -> DeEscalatedParams:
@@ -402,7 +403,10 @@ def de_escalated(ctx: TurnContext, p: Params) -> Finding | None:
     if peak < p.peak or level > p.calm or now.scores.sentiment < p.min_sentiment:
         return None
     loud = ctx.features(now).shouting
-    if loud.is_shouting(min_loud_words=3, min_loud_ratio=0.5, min_run=3) and loud.loud_words:
+    capitals = loud.is_shouting(
+        min_loud_words=p.capitals_min_loud_words, min_loud_ratio=p.capitals_min_loud_ratio, min_run=p.capitals_min_run
+    )
+    if capitals and loud.loud_words:
         return None  # "PLZ FIX IT" reads calm to a lower-cased model; capitals say otherwise
     # Only the first calm turn after the peak: if an earlier turn since the peak was already calm, stay quiet.
     peak_idx = max(range(len(turns) - 1), key=lambda i: _upset(turns[i]))

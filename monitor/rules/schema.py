@@ -83,14 +83,28 @@ class Signals(_Strict):
     """Word and phrase lists the detectors share. Phrases match whole words, case- and accent-insensitively."""
 
     acronyms: list[str] = Field(default_factory=list)
+    acronym_max_letters: int = Field(
+        default=4, ge=1, le=20, description="capital words this short (SSD, BIOS) are loud only in a run ..."
+    )
+    loud_run_words: int = Field(default=3, ge=2, le=20, description="... of at least this many capital words")
     profanity: ProfanitySignals = Field(default_factory=ProfanitySignals)
     insults: list[str] = Field(default_factory=list)
     abuse_phrases: list[str] = Field(default_factory=list)
+    abuse_reach: int = Field(
+        default=4, ge=1, le=20, description="an insult or profane word this many words after 'you' is aimed at them"
+    )
+    praise_max_anger: float = Field(
+        default=0.3, ge=0.0, le=1.0, description="praise needs the model's anger below this ..."
+    )
     praise_sentiment: float = Field(
-        default=0.5, ge=-1.0, le=1.0, description="swearing at 'you' in a turn this positive, and not angry, is praise"
+        default=0.5, ge=-1.0, le=1.0, description="... and VADER at least this (swearing at 'you' is then praise) ..."
     )
     praise_emotion: float = Field(
-        default=0.5, ge=0.0, le=1.0, description="... or whose strongest delight emotion (joy, gratitude ...) is this"
+        default=0.5, ge=0.0, le=1.0, description="... or its strongest delight emotion (praise_emotions) at least this"
+    )
+    praise_emotions: list[str] = Field(
+        default_factory=lambda: ["admiration", "amusement", "excitement", "gratitude", "joy", "love"],
+        description="GoEmotions labels that mark a turn as delighted rather than hostile",
     )
     manager_request: list[str] = Field(default_factory=list)
     threats: list[str] = Field(default_factory=list)
