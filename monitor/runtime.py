@@ -25,6 +25,7 @@ from urllib.parse import urlsplit, urlunsplit
 import structlog
 from redis.asyncio import Redis
 
+from monitor.acks import AckStore
 from monitor.alerts import AlertLog
 from monitor.auth import Authenticator
 from monitor.batching import MicroBatcher
@@ -52,6 +53,7 @@ class Runtime:
     rules: RuleReloader
     pipeline: Pipeline
     alerts: AlertLog
+    acks: AckStore
     hub: LiveHub
     metrics: Metrics
     tasks: list[asyncio.Task[None]] = field(default_factory=list)
@@ -181,7 +183,8 @@ async def open_runtime(settings: Settings, *, scorer: Scorer | None = None) -> A
                 settings, redis=redis, scorer=batcher, rules=lambda: rules.engine, observer=metrics
             )
             hub = LiveHub(redis)
-            runtime = Runtime(settings, redis, scorer, batcher, rules, pipeline, AlertLog(redis), hub, metrics)
+            acks = AckStore(redis, max_entries=settings.alert_stream_maxlen)  # pruned with the alert stream
+            runtime = Runtime(settings, redis, scorer, batcher, rules, pipeline, AlertLog(redis), acks, hub, metrics)
             runtime.auth = auth
             runtime.webhooks = WebhookDispatcher(redis, settings, registry=metrics.registry)
             await runtime.webhooks.start()

@@ -15,7 +15,6 @@ from fastapi import APIRouter, Depends, Query
 from fastapi.responses import FileResponse, JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 
-from monitor.acks import AckStore
 from monitor.alerts import is_stream_id
 from monitor.api.deps import runtime
 from monitor.api.errors import ErrorBody, error_response
@@ -85,10 +84,6 @@ class AckRequest(BaseModel):
     by: str = Field(default="supervisor", min_length=1, max_length=100, description="who acknowledges, as shown")
 
 
-def _acks(rt: Runtime) -> AckStore:
-    return AckStore(rt.redis, max_entries=rt.settings.alert_stream_maxlen)
-
-
 @router.post(
     "/v1/alerts/{alert_id}/ack",
     tags=["alerts"],
@@ -108,7 +103,7 @@ async def acknowledge_alert(
         return error_response(422, "invalid_alert_id", f"{alert_id!r} is not an alert id (like 1700000000000-0)")
     if not await rt.alerts.get_many([alert_id]):
         return error_response(404, "unknown_alert", f"no alert {alert_id!r} (never raised, or trimmed)")
-    ack, _ = await _acks(rt).acknowledge(alert_id, (body or AckRequest()).by, key_id=principal.key_id)
+    ack, _ = await rt.acks.acknowledge(alert_id, (body or AckRequest()).by, key_id=principal.key_id)
     return ack
 
 
@@ -127,4 +122,4 @@ async def list_acknowledgements(
     wanted = [i for i in (part.strip() for part in ids.split(",")) if i]
     if len(wanted) > _MAX_ACK_IDS or not all(is_stream_id(i) for i in wanted):
         return error_response(422, "invalid_alert_ids", f"ids must be at most {_MAX_ACK_IDS} alert ids")
-    return await _acks(rt).get_many(wanted)
+    return await rt.acks.get_many(wanted)
