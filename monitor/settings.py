@@ -13,7 +13,12 @@ from platformdirs import user_state_dir
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
+
+def default_rules_dir() -> Path:
+    """The rule pack shipped in the package (``monitor/default_rules``, sourced from the top-level ``rules/``)."""
+    from importlib.resources import files
+
+    return Path(str(files("monitor") / "default_rules"))
 
 
 class Settings(BaseSettings):
@@ -35,7 +40,8 @@ class Settings(BaseSettings):
 
     # --- scoring
     scorer: Literal["model", "vader"] = "model"
-    model_path: Path | None = None  # None: the artifact committed in models/
+    model_path: Path | None = None  # None: the artifact shipped in the package (in a checkout: models/artifact)
+    scoring_threads: int | None = None  # ONNX Runtime intra-op threads; None: every core this process may use
     batch_max_size: int = 32
     # No wait by default: the batcher still takes every turn already queued, and under load turns queue while
     # the model runs, so batches fill by themselves. A wait only lengthens each scoring cycle when turns come
@@ -45,7 +51,7 @@ class Settings(BaseSettings):
     score_queue_max: int = 1024
 
     # --- rules
-    rules_paths: list[Path] = Field(default_factory=lambda: [REPO_ROOT / "rules"])
+    rules_paths: list[Path] = Field(default_factory=lambda: [default_rules_dir()])
 
     # --- wire limits
     max_frame_bytes: int = 64 * 1024

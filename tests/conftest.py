@@ -19,8 +19,9 @@ import uvicorn
 
 from monitor.app import create_app
 from monitor.redis_server import EmbeddedRedis
-from monitor.settings import REPO_ROOT, Settings
+from monitor.settings import Settings
 from tests.fakes import KeywordScorer
+from tests.paths import REPO_ROOT
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")

@@ -16,9 +16,9 @@ from pathlib import Path
 
 import httpx
 
-from monitor.settings import REPO_ROOT
 from tests.conftest import free_port
-from tests.test_webhooks import wait_for
+from tests.delivery.webhook_receiver import wait_for
+from tests.paths import REPO_ROOT
 
 FURIOUS = "I hate this, it is the worst, absolutely terrible and disgusting service. I am furious!"
 

@@ -19,7 +19,7 @@ from monitor.schemas import (
     TurnRecord,
     TurnScores,
 )
-from monitor.settings import REPO_ROOT
+from tests.paths import REPO_ROOT
 
 T0 = datetime(2026, 1, 5, 9, 0, tzinfo=UTC)
 Turn = tuple  # (role, text) or (role, text, anger, frustration) or (..., sentiment)

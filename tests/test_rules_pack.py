@@ -13,7 +13,7 @@ from monitor.errors import RulePackError
 from monitor.rules import RuleReloader, load_rule_pack, pack_files
 from monitor.rules.engine import RuleEngine
 from monitor.schemas import ConversationMeta, ConversationSnapshot, Party, TurnRecord, TurnScores
-from monitor.settings import REPO_ROOT
+from tests.paths import REPO_ROOT
 
 DEFAULT = REPO_ROOT / "rules" / "default.yaml"
 

@@ -35,3 +35,37 @@ def build_tiny_hf_model(target: Path, labels: tuple[str, ...] = TINY_LABELS, *, 
     BertForSequenceClassification(config).save_pretrained(str(target))
     tokenizer.save_pretrained(str(target))
     return target
+
+
+def build_tiny_artifact(target: Path, *, check_texts: tuple[str, ...] = ("I am so angry", "thanks!", "ok")) -> Path:
+    """A real-format artifact around a 1-layer, 16-wide network with the real tokenizer: exported to ONNX and
+    quantised by the recipe's own code, so loading and scoring are tested without the trained weights."""
+    import numpy as np
+    from transformers import BertConfig
+
+    from monitor.scoring.artifact import ArtifactMeta
+    from monitor.scoring.calibration import LogisticCombiner
+    from monitor.scoring.emphasis import EMPHASIS_FEATURES
+    from monitor.scoring.network import MeanPoolClassifier
+    from monitor.training.corpora import GOEMOTIONS_LABELS, OUTPUTS
+    from monitor.training.export import CheckSet, finish_artifact
+    from monitor.training.recipe import save_weights
+
+    config = BertConfig(
+        vocab_size=30522, hidden_size=16, num_hidden_layers=1, num_attention_heads=2, intermediate_size=32,
+        max_position_embeddings=512,
+    )  # fmt: skip
+    torch.manual_seed(0)
+    model = MeanPoolClassifier(config, len(OUTPUTS), len(EMPHASIS_FEATURES)).eval()
+    meta = ArtifactMeta(
+        outputs=OUTPUTS,
+        labels=GOEMOTIONS_LABELS,
+        emphasis_features=EMPHASIS_FEATURES,
+        thresholds=dict.fromkeys(GOEMOTIONS_LABELS, 0.5),
+        anger=LogisticCombiner(("logit:chat_anger",), (1.0,), 0.0),
+        frustration=LogisticCombiner(("logit:chat_frustration",), (2.0,), -1.0),
+    )
+    save_weights(model, target)
+    labels = {"anger": (np.arange(len(check_texts)), np.asarray([1.0] + [0.0] * (len(check_texts) - 1)))}
+    finish_artifact(model, meta, target, check=CheckSet(list(check_texts), labels, "tiny"))
+    return target

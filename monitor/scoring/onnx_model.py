@@ -1,0 +1,144 @@
+"""The service's scorer: the artifact's ONNX graph on ONNX Runtime, the ``tokenizers`` tokenizer, no torch.
+
+Turns of a batch are tokenized together, sorted by length and cut into chunks of at most :data:`TOKEN_BUDGET`
+padded tokens, so one long turn does not make every short one pay for its padding; masked mean pooling makes a
+row's result independent of the padding around it, so chunking changes the cost, not the scores. The session
+runs with an explicit number of intra-op threads (``CALMWATCH_SCORING_THREADS``: the cores given to scoring)
+and one inter-op thread, as the micro-batcher calls it from one executor thread.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import structlog
+
+from monitor.errors import ModelArtifactError
+from monitor.schemas import TurnScores
+from monitor.scoring.artifact import ONNX_FILE, TOKENIZER_FILE, ArtifactMeta, read_meta, verify_file
+from monitor.scoring.cpu import CpuInfo, choose_graph, cpu_info
+from monitor.scoring.emphasis import EMPHASIS_FEATURES, emphasis_features
+from monitor.scoring.vader import VaderSentiment
+
+#: Padded tokens per forward pass (rows x longest row of a chunk); re-measured with ONNX Runtime (bench/).
+TOKEN_BUDGET = 1024
+#: An optional fp32 graph beside the int8 one, for CPUs without int8 dot products (``calmwatch export --fp32``).
+FP32_ONNX_FILE = "model-fp32.onnx"
+
+log = structlog.get_logger("scoring")
+
+
+def load_tokenizer(path: Path, max_length: int) -> Any:
+    """The artifact's ``tokenizer.json`` with truncation at ``max_length`` and no padding (we pad per chunk)."""
+    from tokenizers import Tokenizer
+
+    try:
+        tokenizer = Tokenizer.from_file(str(path))
+    except Exception as exc:  # tokenizers raises a bare Exception on a bad file
+        raise ModelArtifactError(f"{path}: unreadable tokenizer: {exc}") from exc
+    tokenizer.no_padding()
+    tokenizer.enable_truncation(max_length=max_length)
+    return tokenizer
+
+
+class OnnxEmotionScorer:
+    """Calibrated ``anger``/``frustration``, 28 emotion probabilities and VADER sentiment, from an artifact."""
+
+    name = "model"
+
+    def __init__(
+        self,
+        artifact_dir: Path,
+        *,
+        threads: int | None = None,
+        graph: Path | None = None,
+        cpu: CpuInfo | None = None,
+        verify: bool = True,
+    ) -> None:
+        import onnxruntime as ort
+
+        self.meta: ArtifactMeta = read_meta(artifact_dir)
+        cpu = cpu or cpu_info()
+        if graph is None:
+            available = {self.meta.onnx.get("precision", "int8"): verify_file(artifact_dir, self.meta, ONNX_FILE)}
+            if (artifact_dir / FP32_ONNX_FILE).is_file() and self.meta.sha256.get(FP32_ONNX_FILE):
+                available["fp32"] = verify_file(artifact_dir, self.meta, FP32_ONNX_FILE)
+            self.precision, graph = choose_graph(available, cpu)
+        else:
+            self.precision = "given"
+        tokenizer_path = (
+            verify_file(artifact_dir, self.meta, TOKENIZER_FILE) if verify else artifact_dir / TOKENIZER_FILE
+        )
+        self._tokenizer = load_tokenizer(tokenizer_path, self.meta.max_length)
+        self._pad_id = self._tokenizer.token_to_id("[PAD]") or 0
+        self.threads = threads or cpu.cores
+        options = ort.SessionOptions()
+        options.intra_op_num_threads = self.threads
+        options.inter_op_num_threads = 1
+        options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
+        options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+        try:
+            self._session = ort.InferenceSession(str(graph), options, providers=["CPUExecutionProvider"])
+        except Exception as exc:  # onnxruntime raises its own exception types for a bad graph
+            raise ModelArtifactError(f"{graph}: ONNX Runtime cannot load the graph: {exc}") from exc
+        self._n_features = len(self.meta.emphasis_features)
+        if self.meta.emphasis_features != EMPHASIS_FEATURES[: self._n_features]:
+            raise ModelArtifactError(
+                f"{artifact_dir}: emphasis features {self.meta.emphasis_features} are not this version's"
+            )
+        self._vader = VaderSentiment()
+        log.info("scorer_loaded", artifact=str(artifact_dir), precision=self.precision, threads=self.threads,
+                 cpu=cpu.summary())  # fmt: skip
+
+    def token_ids(self, texts: Sequence[str]) -> list[list[int]]:
+        """Word-piece ids per text, truncated to the artifact's ``max_length``."""
+        return [encoding.ids for encoding in self._tokenizer.encode_batch(list(texts))]
+
+    def logits(self, texts: Sequence[str]) -> np.ndarray:
+        """Raw logits, shape ``(len(texts), outputs)``, in input order (the benchmark's "raw model" path)."""
+        out = np.zeros((len(texts), len(self.meta.outputs)), dtype=np.float32)
+        if not texts:
+            return out
+        ids = self.token_ids(texts)
+        features = np.asarray([emphasis_features(t)[: self._n_features] for t in texts], dtype=np.float32)
+        features = features.reshape(len(texts), self._n_features)
+        order = sorted(range(len(ids)), key=lambda i: len(ids[i]))
+        start = 0
+        while start < len(order):
+            end = start + 1  # grow the chunk while its padded size (rows x longest) stays in budget
+            while end < len(order) and (end - start + 1) * len(ids[order[end]]) <= TOKEN_BUDGET:
+                end += 1
+            chunk = order[start:end]
+            width = len(ids[chunk[-1]])
+            input_ids = np.full((len(chunk), width), self._pad_id, dtype=np.int64)
+            mask = np.zeros((len(chunk), width), dtype=np.int64)
+            for r, i in enumerate(chunk):
+                input_ids[r, : len(ids[i])] = ids[i]
+                mask[r, : len(ids[i])] = 1
+            feeds = {"input_ids": input_ids, "attention_mask": mask, "emphasis": features[chunk]}
+            out[chunk] = self._session.run(["logits"], feeds)[0]
+            start = end
+        return out
+
+    def score(self, texts: Sequence[str]) -> list[TurnScores]:
+        if not texts:
+            return []
+        rows = self.logits(texts).astype(np.float64).tolist()
+        outputs, labels = self.meta.outputs, self.meta.labels
+        scores: list[TurnScores] = []
+        for text, row in zip(texts, rows, strict=True):
+            by_output = dict(zip(outputs, row, strict=True))
+            compound = self._vader.compound(text)
+            scores.append(
+                TurnScores(
+                    anger=self.meta.anger(by_output, compound),
+                    frustration=self.meta.frustration(by_output, compound),
+                    sentiment=compound,
+                    emotions={k: 1.0 / (1.0 + math.exp(-by_output[k])) for k in labels},
+                )
+            )
+        return scores

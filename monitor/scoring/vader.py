@@ -1,0 +1,40 @@
+"""VADER: the fast lexicon signal every scorer reports as ``sentiment``, and a scorer made from it alone."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from vaderSentiment.vaderSentiment import SentimentIntensityAnalyzer
+
+from monitor.schemas import TurnScores
+
+
+class VaderSentiment:
+    """VADER's compound score in [-1, 1]; VADER documents compound <= -0.05 as negative."""
+
+    def __init__(self) -> None:
+        self._analyzer = SentimentIntensityAnalyzer()
+
+    def compound(self, text: str) -> float:
+        return float(self._analyzer.polarity_scores(text)["compound"])
+
+
+class VaderScorer:
+    """A real but crude scorer built from VADER alone, for when no trained model is wanted (``--scorer vader``).
+
+    VADER knows polarity, not emotions, so anger and frustration both come from how negative the text is;
+    the transformer scorer separates them.
+    """
+
+    name = "vader"
+
+    def __init__(self) -> None:
+        self._vader = VaderSentiment()
+
+    def score(self, texts: Sequence[str]) -> list[TurnScores]:
+        out: list[TurnScores] = []
+        for text in texts:
+            compound = self._vader.compound(text)
+            negativity = max(0.0, -compound)
+            out.append(TurnScores(anger=negativity, frustration=negativity, sentiment=compound, emotions={}))
+        return out
