@@ -12,14 +12,13 @@ answer bad ones with the same stable error codes (documented in docs/api.md):
 from __future__ import annotations
 
 import json
-from typing import Any, Literal
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
 from monitor.errors import IngestError
 from monitor.schemas import ChatMessage, ConversationStart, _Strict
-
-_ID_FIELDS = ("message_id",)
 
 
 class ConversationEnd(_Strict):
@@ -34,19 +33,22 @@ _EVENT_TYPES: dict[str, type[BaseModel]] = {
     "message": ChatMessage,
     "conversation.end": ConversationEnd,
 }
-EventType = Literal["conversation.start", "message", "conversation.end"]
+
+
+def describe_errors(errors: Sequence[Mapping[str, Any]], *, skip: int = 0) -> str:
+    """One readable line per problem: ``text: String should have at most 8000 characters``. ``skip`` drops the
+    first parts of each location (FastAPI's start with ``body``, which says nothing to the sender)."""
+    parts = []
+    for item in errors:
+        where = ".".join(str(p) for p in item["loc"][skip:]) or "body"
+        message = "unknown field" if item.get("type") == "extra_forbidden" else item["msg"]
+        parts.append(f"{where}: {message}")
+    return "; ".join(parts)
 
 
 def describe_validation_error(error: ValidationError) -> str:
-    """One readable line per problem: ``text: String should have at most 8000 characters``."""
-    parts = []
-    for item in error.errors(include_url=False):
-        where = ".".join(str(p) for p in item["loc"]) or "body"
-        message = item["msg"]
-        if item["type"] == "extra_forbidden":
-            message = "unknown field"
-        parts.append(f"{where}: {message}")
-    return "; ".join(parts)
+    """:func:`describe_errors` of a pydantic validation error."""
+    return describe_errors(error.errors(include_url=False))
 
 
 def decode_json_object(raw: bytes | str) -> dict[str, Any]:

@@ -10,7 +10,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
-import shutil
 import subprocess
 import time
 from collections.abc import AsyncIterator
@@ -160,11 +159,6 @@ def _process_alive(pid: int | None) -> bool:
     except PermissionError:
         return True
     return True
-
-
-def wipe(data_dir: Path) -> None:
-    """Remove an embedded server's data directory (tests and ``--ephemeral`` runs)."""
-    shutil.rmtree(data_dir, ignore_errors=True)
 
 
 @contextlib.asynccontextmanager

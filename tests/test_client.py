@@ -9,10 +9,10 @@ from collections.abc import Iterator
 import pytest
 
 from monitor.client import ApiError, AsyncCalmwatchClient, CalmwatchClient, WebhookVerificationError, verify_webhook
+from tests.auth.conftest import make_key
 from tests.conftest import LiveServer, make_settings
+from tests.delivery.webhook_receiver import Receiver, wait_for
 from tests.fakes import KeywordScorer
-from tests.test_auth import make_key
-from tests.test_webhooks import Receiver, wait_for
 
 ANGRY = "This is ridiculous and unacceptable, I am furious"
 

@@ -261,7 +261,7 @@ def test_health_readiness_and_metrics(live_server: LiveServer) -> None:
 
 def test_metrics_count_open_feed_and_nudge_sockets(live_server: LiveServer) -> None:
     """calmwatch_websocket_clients follows the supervisor feed and nudge sockets as they open and close."""
-    from tests.test_webhooks import wait_for
+    from tests.delivery.webhook_receiver import wait_for
 
     def clients(endpoint: str) -> str:
         line = f'calmwatch_websocket_clients{{endpoint="{endpoint}"}} '

@@ -13,7 +13,7 @@ from pydantic import BaseModel
 from starlette.exceptions import HTTPException
 
 from monitor.errors import IngestError, OverloadedError, RateLimitedError, UnknownConversationError
-from monitor.ingest import describe_validation_error
+from monitor.ingest import describe_errors
 
 #: The HTTP status of each kind of ingest error; a subclass answers as its nearest listed ancestor.
 INGEST_STATUS: dict[type[IngestError], int] = {
@@ -55,12 +55,7 @@ def install_error_handlers(app: FastAPI) -> None:
         if any(e.get("type") == "json_invalid" for e in errors):
             code, detail = "invalid_json", "the body is not valid JSON (or not UTF-8)"
         else:
-            code = "invalid_event"
-            detail = "; ".join(
-                f"{'.'.join(str(p) for p in e['loc'][1:]) or 'body'}: "
-                f"{'unknown field' if e.get('type') == 'extra_forbidden' else e['msg']}"
-                for e in errors
-            )
+            code, detail = "invalid_event", describe_errors(errors, skip=1)
         request.app.state.runtime.metrics.ingest_errors.labels(code=code).inc()
         return error_response(422, code, detail)
 
@@ -86,7 +81,6 @@ def install_error_handlers(app: FastAPI) -> None:
 __all__ = [
     "INGEST_STATUS",
     "ErrorBody",
-    "describe_validation_error",
     "error_response",
     "install_error_handlers",
     "status_for",

@@ -55,3 +55,12 @@ def test_default_schedule_ends_about_28_hours_after_the_alert() -> None:
         now, retries = due, retries + 1
     assert retries == len(schedule) == 7
     assert 27 * 3600 < now < 29 * 3600
+
+
+def test_default_retry_schedule_reaches_hours() -> None:
+    """The documented default: 7 retries after the first attempt, the last about 28 hours after the event."""
+    from monitor.settings import Settings
+
+    schedule = Settings().webhook_retry_schedule_s
+    assert schedule == [5.0, 300.0, 1800.0, 7200.0, 18000.0, 36000.0, 36000.0]
+    assert 27 * 3600 < sum(schedule) < 29 * 3600

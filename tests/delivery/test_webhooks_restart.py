@@ -17,7 +17,7 @@ import httpx
 import pytest
 
 from tests.conftest import free_port
-from tests.test_webhooks import Receiver, wait_for
+from tests.delivery.webhook_receiver import Receiver, wait_for
 
 ADMIN = "cwk_acceptance-run-admin-key"
 ANGRY = "This is ridiculous and unacceptable, I am furious and I hate this useless service!"

@@ -1,182 +1,20 @@
-"""Webhooks end to end: a real service, a real Redis, and a real HTTP receiver that checks every delivery with a
-signature check written from the Standard Webhooks specification (not with the code that signs)."""
+"""The dispatcher end to end: a real service, a real Redis and real HTTP receivers: nothing lost across
+restarts, slow endpoints hold only their own lane, failing ones are retried, disabled and re-sent."""
 
 from __future__ import annotations
 
-import base64
-import hashlib
-import hmac
 import json
 import threading
 import time
-from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
 
 import httpx
-import pytest
 import redis
 
 from monitor import redis_keys
-from monitor.delivery.webhooks import WebhookEndpoint, event_types
 from monitor.schemas import Alert
-from tests.conftest import LiveServer, free_port, make_settings
-from tests.fakes import KeywordScorer
-
-ANGRY = "This is ridiculous and unacceptable, I am furious"
-FAST_RETRIES = [0.3, 0.3, 0.3, 0.3, 0.3, 0.3, 0.3, 0.3, 0.3, 0.3, 0.3, 0.3, 0.3, 0.3, 0.3, 0.3, 0.3, 0.3, 0.3, 0.3]
-TOLERANCE_S = 5 * 60  # the specification's recommended timestamp tolerance
-
-
-def spec_verify(secret: str, headers: dict[str, str], body: bytes) -> bool:
-    """Standard Webhooks: base64 HMAC-SHA256 over ``{id}.{timestamp}.{body}`` with the base64-decoded secret
-    (after ``whsec_``); the header holds space-separated ``v1,<sig>`` entries; the timestamp must be recent."""
-    msg_id, timestamp = headers.get("webhook-id"), headers.get("webhook-timestamp")
-    signature_header = headers.get("webhook-signature")
-    if not msg_id or not timestamp or not signature_header:
-        return False
-    if abs(time.time() - int(timestamp)) > TOLERANCE_S:
-        return False
-    key = base64.b64decode(secret.removeprefix("whsec_"))
-    expected = base64.b64encode(hmac.new(key, f"{msg_id}.{timestamp}.".encode() + body, hashlib.sha256).digest())
-    for entry in signature_header.split(" "):
-        version, _, signature = entry.partition(",")
-        if version == "v1" and hmac.compare_digest(signature.encode(), expected):
-            return True
-    return False
-
-
-class Receiver:
-    """A webhook receiver on a real port. ``status`` is what it answers; ``gate`` (if set) holds each request
-    until released; ``secrets`` are what it verifies with. It can be stopped and restarted on the same port."""
-
-    def __init__(self, port: int | None = None) -> None:
-        self.port = port or free_port()
-        self.secrets: list[str] = []
-        self.status = 200
-        self.gate: threading.Event | None = None
-        self.received: list[dict[str, Any]] = []
-        self._lock = threading.Lock()
-        self._server: ThreadingHTTPServer | None = None
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}/hook"
-
-    def start(self) -> Receiver:
-        receiver = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:
-                body = self.rfile.read(int(self.headers.get("content-length", "0")))
-                headers = {k.lower(): v for k, v in self.headers.items()}
-                if receiver.gate is not None:
-                    receiver.gate.wait(timeout=30)
-                verified = [s for s in receiver.secrets if spec_verify(s, headers, body)]
-                with receiver._lock:
-                    receiver.received.append(
-                        {"headers": headers, "raw": body, "body": json.loads(body), "verified_by": verified}
-                    )
-                self.send_response(receiver.status)
-                self.end_headers()
-                self.wfile.write(b"ok" if receiver.status < 300 else b"nope")
-
-            def log_message(self, *args: object) -> None:
-                pass
-
-        self._server = ThreadingHTTPServer(("127.0.0.1", self.port), Handler)
-        self._server.daemon_threads = True
-        threading.Thread(target=self._server.serve_forever, daemon=True).start()
-        return self
-
-    def stop(self) -> None:
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
-            self._server = None
-
-    def bodies(self, event_type: str | None = None) -> list[dict[str, Any]]:
-        with self._lock:
-            return [r["body"] for r in self.received if event_type is None or r["body"]["type"] == event_type]
-
-    def ids(self) -> list[str]:
-        with self._lock:
-            return [r["headers"]["webhook-id"] for r in self.received]
-
-
-@pytest.fixture
-def receiver() -> Iterator[Receiver]:
-    r = Receiver().start()
-    yield r
-    if r.gate is not None:
-        r.gate.set()
-    r.stop()
-
-
-def wait_for(check: Callable[[], Any], timeout: float = 20.0, what: str = "condition") -> Any:
-    """Poll until ``check()`` is truthy; fail with ``what`` after ``timeout`` (never asserts on timing)."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = check()
-        if value:
-            return value
-        time.sleep(0.05)
-    raise AssertionError(f"timed out waiting for {what}")
-
-
-def start(client: httpx.Client, cid: str, agent: str = "a1") -> None:
-    r = client.post("/v1/conversations", json={"conversation_id": cid, "customer": {"id": "u-" + cid, "name": "Maria"},
-                                               "agent": {"id": agent, "name": "Sam"}})  # fmt: skip
-    assert r.status_code in (200, 201), r.text
-
-
-def angry(client: httpx.Client, cid: str, mid: str = "m1") -> list[dict[str, Any]]:
-    r = client.post("/v1/messages", json={"conversation_id": cid, "message_id": mid, "role": "customer", "text": ANGRY})
-    assert r.status_code == 200, r.text
-    alerts: list[dict[str, Any]] = r.json()["alerts"]
-    return alerts
-
-
-def create_endpoint(client: httpx.Client, receiver: Receiver, **fields: Any) -> dict[str, Any]:
-    r = client.post("/v1/webhooks", json={"url": receiver.url, "events": ["alert.raised"], **fields})
-    assert r.status_code == 201, r.text
-    endpoint: dict[str, Any] = r.json()
-    receiver.secrets.append(endpoint["secret"])
-    return endpoint
-
-
-def serve(redis_url: str, **overrides: Any) -> LiveServer:
-    values = {"webhook_retry_schedule_s": FAST_RETRIES, "webhook_poll_s": 0.05, "webhook_timeout_s": 5.0, **overrides}
-    return LiveServer(make_settings(redis_url, **values), KeywordScorer())
-
-
-def test_delivery_is_signed_per_spec_and_shaped_as_standard_webhooks(flushed_redis: str, receiver: Receiver) -> None:
-    """An alert reaches the receiver with webhook-id/timestamp/signature headers that verify, and a
-    {type, timestamp, data} body carrying the alert; the secret is never shown again after creation."""
-    with serve(flushed_redis) as server, httpx.Client(base_url=server.http) as client:
-        endpoint = create_endpoint(client, receiver, description="ticketing")
-        assert endpoint["secret"].startswith("whsec_")
-        start(client, "c1")
-        [alert] = [a for a in angry(client, "c1") if a["rule"] == "anger"]
-        wait_for(lambda: receiver.bodies("alert.raised"), what="the delivery")
-        got = receiver.received[0]
-        assert got["verified_by"] == [endpoint["secret"]]
-        assert got["headers"]["content-type"] == "application/json"
-        assert got["body"]["type"] == "alert.raised"
-        assert got["body"]["data"] == alert
-        assert datetime.fromisoformat(got["body"]["timestamp"]) == datetime.fromisoformat(alert["created_at"])
-        listed = client.get("/v1/webhooks").json()
-        assert [e["id"] for e in listed] == [endpoint["id"]] and "secret" not in listed[0]
-        assert "whsec_" not in client.get(f"/v1/webhooks/{endpoint['id']}").text
-        deliveries = wait_for(
-            lambda: [d for d in client.get(f"/v1/webhooks/{endpoint['id']}/deliveries").json() if d["attempts"]],
-            what="the delivery log",
-        )
-        assert deliveries[0]["id"] == got["headers"]["webhook-id"]
-        assert deliveries[0]["status"] == "succeeded"
-        attempt = deliveries[0]["attempts"][0]
-        assert attempt["status_code"] == 200 and attempt["error"] is None and attempt["latency_ms"] >= 0
+from tests.conftest import make_settings
+from tests.delivery.webhook_receiver import Receiver, angry, create_endpoint, serve, start, wait_for
 
 
 def test_receiver_down_across_a_service_restart_gets_every_alert_with_its_original_id(
@@ -289,31 +127,6 @@ def test_rule_and_severity_filters(flushed_redis: str, receiver: Receiver) -> No
         strict.stop()
 
 
-def test_event_types_and_filters_unit() -> None:
-    """Every alert is alert.raised; an `escalate` alert is also conversation.escalated; filters combine."""
-    alert = Alert(
-        id="1-0",
-        rule="escalate",
-        severity="critical",
-        conversation_id="c",
-        message_id="m",
-        agent_id="a",
-        audience=["supervisor"],
-        nudge="n",
-        reason="r",
-        created_at=datetime.now(UTC),
-    )
-    assert event_types(alert) == ["alert.raised", "conversation.escalated"]
-    assert event_types(alert.model_copy(update={"rule": "anger"})) == ["alert.raised"]
-    endpoint = WebhookEndpoint(id="ep", url="http://x", events=["conversation.escalated"], created_at=alert.created_at,
-                               secret="whsec_AAAA", min_severity="warning")  # fmt: skip
-    assert endpoint.wants("conversation.escalated", alert)
-    assert not endpoint.wants("alert.raised", alert)
-    assert not endpoint.wants("conversation.escalated", alert.model_copy(update={"severity": "info"}))
-    assert not endpoint.model_copy(update={"rules": ["anger"]}).wants("conversation.escalated", alert)
-    assert "whsec_" not in repr(endpoint)
-
-
 def test_failing_endpoint_is_disabled_and_says_why(flushed_redis: str, receiver: Receiver) -> None:
     """An endpoint answering 500 for longer than the disable threshold is disabled with a reason; re-enabling
     clears it."""
@@ -353,50 +166,6 @@ def test_failed_delivery_can_be_resent_with_the_same_id(flushed_redis: str, rece
         assert [a["status_code"] for a in done["attempts"]] == [503, 200]
         assert receiver.ids() == [failed["id"], failed["id"]]
         assert receiver.bodies()[1] == first_body and receiver.received[1]["verified_by"]
-
-
-def test_test_event_and_secret_rotation(flushed_redis: str, receiver: Receiver) -> None:
-    """POST /test sends a signed webhook.test now and reports the attempt; after a rotation deliveries verify
-    with the new secret and, during the grace period, with the old one too."""
-    with serve(flushed_redis) as server, httpx.Client(base_url=server.http) as client:
-        endpoint = create_endpoint(client, receiver)
-        tested = client.post(f"/v1/webhooks/{endpoint['id']}/test").json()
-        assert tested["event_type"] == "webhook.test" and tested["status"] == "succeeded"
-        assert tested["attempts"][0]["status_code"] == 200
-        assert receiver.bodies("webhook.test")[0]["data"]["endpoint_id"] == endpoint["id"]
-        rotated = client.post(f"/v1/webhooks/{endpoint['id']}/rotate-secret").json()
-        assert rotated["secret"] != endpoint["secret"] and rotated["secret"].startswith("whsec_")
-        receiver.secrets.append(rotated["secret"])
-        client.post(f"/v1/webhooks/{endpoint['id']}/test")
-        assert receiver.received[-1]["verified_by"] == [endpoint["secret"], rotated["secret"]]
-        receiver.status = 500
-        failing = client.post(f"/v1/webhooks/{endpoint['id']}/test").json()
-        assert failing["status"] == "failed" and failing["attempts"][0]["error"] == "HTTP 500"
-
-
-def test_webhook_api_validates_and_manages_endpoints(flushed_redis: str, receiver: Receiver) -> None:
-    """Bad URLs and unknown events are 422; PATCH changes fields; DELETE removes the endpoint (404 after)."""
-    with serve(flushed_redis) as server, httpx.Client(base_url=server.http) as client:
-        assert client.post("/v1/webhooks", json={"url": "not a url", "events": ["alert.raised"]}).status_code == 422
-        assert client.post("/v1/webhooks", json={"url": receiver.url, "events": ["alert.exploded"]}).status_code == 422
-        assert client.post("/v1/webhooks", json={"url": receiver.url, "events": []}).status_code == 422
-        endpoint = create_endpoint(client, receiver)
-        url = f"/v1/webhooks/{endpoint['id']}"
-        patched = client.patch(url, json={"events": ["conversation.escalated"], "min_severity": "critical"}).json()
-        assert patched["events"] == ["conversation.escalated"] and patched["min_severity"] == "critical"
-        assert client.patch(url, json={"url": None}).status_code == 422
-        assert client.delete(url).status_code == 204
-        assert client.get(url).status_code == 404
-        assert client.delete(url).status_code == 404
-
-
-def test_default_retry_schedule_reaches_hours() -> None:
-    """The documented default: 7 retries after the first attempt, the last about 28 hours after the event."""
-    from monitor.settings import Settings
-
-    schedule = Settings().webhook_retry_schedule_s
-    assert schedule == [5.0, 300.0, 1800.0, 7200.0, 18000.0, 36000.0, 36000.0]
-    assert 27 * 3600 < sum(schedule) < 29 * 3600
 
 
 async def test_each_failure_is_rescheduled_with_jittered_backoff_then_fails(flushed_redis: str) -> None:
