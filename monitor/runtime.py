@@ -28,7 +28,7 @@ from redis.asyncio import Redis
 from monitor.acks import AckStore
 from monitor.alerts import AlertLog
 from monitor.auth import Authenticator
-from monitor.batching import MicroBatcher
+from monitor.scoring.batching import MicroBatcher
 from monitor.delivery.webhooks import WebhookDispatcher
 from monitor.delivery.websockets import LiveHub
 from monitor.errors import RedisUnavailableError

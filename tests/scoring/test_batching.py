@@ -9,7 +9,7 @@ from collections.abc import Sequence
 import pytest
 
 from monitor.api.errors import status_for
-from monitor.batching import BatcherClosed, MicroBatcher, QueueFull
+from monitor.scoring.batching import BatcherClosed, MicroBatcher, QueueFull
 from monitor.errors import OverloadedError
 from monitor.schemas import TurnScores
 from monitor.settings import Settings
