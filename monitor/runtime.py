@@ -28,7 +28,6 @@ from redis.asyncio import Redis
 from monitor.acks import AckStore
 from monitor.alerts import AlertLog
 from monitor.auth import Authenticator
-from monitor.scoring.batching import MicroBatcher
 from monitor.delivery.webhooks import WebhookDispatcher
 from monitor.delivery.websockets import LiveHub
 from monitor.errors import RedisUnavailableError
@@ -38,6 +37,7 @@ from monitor.redis_server import EmbeddedRedis
 from monitor.rules import RuleReloader
 from monitor.schemas import utcnow
 from monitor.scoring import Scorer, VaderScorer
+from monitor.scoring.batching import MicroBatcher
 from monitor.settings import Settings
 from monitor.state import ConversationStore
 
