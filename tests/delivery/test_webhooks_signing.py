@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+import json
+import time
+from datetime import UTC, datetime
 
 import httpx
 
-from tests.delivery.webhook_receiver import Receiver, angry, create_endpoint, serve, start, wait_for
+from monitor.delivery.webhooks.signing import new_secret, payload, sign
+from tests.delivery.webhook_receiver import Receiver, angry, create_endpoint, serve, spec_verify, start, wait_for
 
 
 def test_delivery_is_signed_per_spec_and_shaped_as_standard_webhooks(flushed_redis: str, receiver: Receiver) -> None:
@@ -35,3 +38,21 @@ def test_delivery_is_signed_per_spec_and_shaped_as_standard_webhooks(flushed_red
         assert deliveries[0]["status"] == "succeeded"
         attempt = deliveries[0]["attempts"][0]
         assert attempt["status_code"] == 200 and attempt["error"] is None and attempt["latency_ms"] >= 0
+
+
+def test_two_secrets_sign_twice_and_each_verifies() -> None:
+    """During a rotation's grace period the header carries one v1 signature per secret, each valid on its own
+    by the specification's check; the body is the compact {type, timestamp, data} JSON."""
+    old, new = new_secret(), new_secret()
+    assert old.startswith("whsec_") and old != new
+    at = datetime(2026, 1, 5, 9, 0, tzinfo=UTC)
+    body = payload("alert.raised", at, {"id": "1-0"})
+    assert json.loads(body) == {"type": "alert.raised", "timestamp": at.isoformat(), "data": {"id": "1-0"}}
+    assert b" " not in body
+    timestamp = int(time.time())
+    header = sign([new, old], "msg_x", timestamp, body)
+    assert len(header.split(" ")) == 2 and all(part.startswith("v1,") for part in header.split(" "))
+    headers = {"webhook-id": "msg_x", "webhook-timestamp": str(timestamp), "webhook-signature": header}
+    assert spec_verify(new, headers, body) and spec_verify(old, headers, body)
+    assert not spec_verify(new_secret(), headers, body)
+    assert not spec_verify(new, {**headers, "webhook-id": "msg_y"}, body)

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from monitor.cli import main
+from tests.rules.conftest import DEFAULT, MINIMAL
 
 PACK_DIR = Path(__file__).resolve().parents[2] / "rules"
 
@@ -47,3 +48,15 @@ def test_python_m_monitor_rules_is_the_same_command(tmp_path: Path) -> None:
         == run("-m", "monitor.cli", "rules", "check", missing).returncode
         == 2
     )
+
+
+def test_check_command_lists_rules_or_names_the_error(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """`python -m monitor.rules PATH` prints the rules of a valid pack (0) or the located error (2)."""
+    from monitor.rules.__main__ import main as check
+
+    assert check([str(DEFAULT)]) == 0
+    assert "anger" in capsys.readouterr().out
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(MINIMAL.replace("cooldown_s: 60", "cooldown: 60"), encoding="utf-8")
+    assert check([str(bad)]) == 2
+    assert "field 'rules.0.cooldown'" in capsys.readouterr().err

@@ -1,69 +1,12 @@
-"""The default rule pack on hand-built snapshots: each rule fires where it should and stays quiet otherwise.
-
-Scores are given explicitly per turn (no scorer), so each test pins the exact numbers a rule sees.
-"""
+"""The default rule pack on hand-built snapshots: each detector fires where it should and stays quiet
+otherwise. Scores are given explicitly per turn (no scorer), so each test pins the exact numbers a rule sees."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
-from pathlib import Path
-
 import pytest
 
-from monitor.rules import RuleEngine, load_rule_pack
-from monitor.schemas import (
-    AlertCandidate,
-    ConversationMeta,
-    ConversationSnapshot,
-    Party,
-    TurnRecord,
-    TurnScores,
-)
-from tests.paths import REPO_ROOT
-
-T0 = datetime(2026, 1, 5, 9, 0, tzinfo=UTC)
-Turn = tuple  # (role, text) or (role, text, anger, frustration) or (..., sentiment)
-
-
-@pytest.fixture(scope="module")
-def engine() -> RuleEngine:
-    return load_rule_pack([REPO_ROOT / "rules"])
-
-
-def snap(turns: list[Turn], customer: str = "Zoë Martin", agent: str = "Sam Lee") -> ConversationSnapshot:
-    records = []
-    for i, turn in enumerate(turns):
-        role, text, *nums = turn
-        anger = nums[0] if len(nums) > 0 else 0.05
-        frustration = nums[1] if len(nums) > 1 else 0.05
-        sentiment = nums[2] if len(nums) > 2 else 0.0
-        records.append(
-            TurnRecord(
-                message_id=f"m{i}",
-                role=role,
-                text=text,
-                sent_at=T0 + timedelta(seconds=30 * i),
-                scores=TurnScores(anger=anger, frustration=frustration, sentiment=sentiment),
-            )
-        )
-    meta = ConversationMeta(
-        conversation_id="c1",
-        customer=Party(id="cust", name=customer),
-        agent=Party(id="agent", name=agent),
-        started_at=T0,
-    )
-    return ConversationSnapshot(meta=meta, turns=records)
-
-
-def fired(engine: RuleEngine, turns: list[Turn], **names: str) -> dict[str, AlertCandidate]:
-    return {c.rule: c for c in engine.evaluate(snap(turns, **names))}
-
-
-def test_default_pack_has_the_required_rules(engine: RuleEngine) -> None:
-    """The default pack loads and defines every rule id the issue asks for."""
-    required = {"anger", "frustration", "shouting", "vulgarity", "canned_reply", "use_name", "escalate", "agent_tone"}
-    assert required <= set(engine.rule_ids)
-    assert all(rule.source for rule in engine.rules), "every default rule cites the guidance"
+from monitor.rules import RuleEngine
+from tests.rules.conftest import Turn, fired
 
 
 def test_anger_fires_on_an_angry_turn_with_numbers(engine: RuleEngine) -> None:
@@ -316,61 +259,3 @@ def test_repeat_contact_ignores_ordinary_asking(engine: RuleEngine, text: str) -
 def test_repeat_contact_watches_only_the_customer(engine: RuleEngine) -> None:
     """An agent saying "I already explained" is the agent_tone rule's business, not a customer chasing."""
     assert "repeat_contact" not in fired(engine, [("customer", "hi"), ("agent", "As I already explained, no.")])
-
-
-def test_evaluate_is_pure(engine: RuleEngine) -> None:
-    """The same snapshot gives the same candidates every time."""
-    s = snap([("customer", "YOU are USELESS!!!", 0.9, 0.8, -0.8)])
-    assert engine.evaluate(s) == engine.evaluate(s)
-
-
-def test_risk_orders_conversations(engine: RuleEngine) -> None:
-    """Risk is 0 with no customer turns, low when calm, high when angry, higher still with a threat."""
-    assert engine.risk(snap([("agent", "Hi!")])) == 0.0
-    calm = engine.risk(snap([("customer", "thanks", 0.05, 0.05)]))
-    angry = engine.risk(snap([("customer", "grr", 0.2, 0.2), ("agent", "."), ("customer", "argh", 0.8, 0.6)]))
-    threat = engine.risk(snap([("customer", "I'm calling my lawyer", 0.8, 0.6)]))
-    assert 0.0 <= calm < 0.2 < angry <= 1.0
-    assert threat > 0.8 and threat <= 1.0
-
-
-def test_all_candidates_have_reasons_and_cooldowns(engine: RuleEngine) -> None:
-    """Every candidate carries a non-empty reason with a number, and its rule's cooldown."""
-    out = engine.evaluate(snap([("customer", "FIX IT NOW, you morons!!! I want a manager", 0.9, 0.9, -0.9)]))
-    assert {c.rule for c in out} >= {"anger", "frustration", "shouting", "vulgarity", "escalate"}
-    for cand in out:
-        assert cand.reason and cand.cooldown_s > 0
-        assert "{" not in cand.nudge, "template fields are filled"
-
-
-def test_missing_name_reads_naturally(engine: RuleEngine) -> None:
-    """Without a customer name, nudges say 'the customer' instead of leaving a gap."""
-    out = fired(engine, [("customer", "grr", 0.9, 0.2)], customer="")
-    assert "the customer" in out["anger"].nudge.lower()
-
-
-def test_rules_dir_exists() -> None:
-    """The default pack ships at rules/default.yaml."""
-    assert (Path(REPO_ROOT) / "rules" / "default.yaml").is_file()
-
-
-def test_sources_cite_guidance_files_by_name(engine: RuleEngine) -> None:
-    """Every source names a guidance article file (NNN_<hash>.txt) and a point."""
-    import re
-
-    for rule in engine.rules:
-        for source in rule.source:
-            assert re.fullmatch(r"\d{3}_[0-9a-f]{16}\.txt", source.file), (rule.id, source.file)
-            assert str(source.point).strip()
-
-
-def test_risk_weights_come_from_the_pack(tmp_path: Path) -> None:
-    """A pack's `risk` section changes the risk score (here: no threat bonus)."""
-    import shutil
-
-    shutil.copy(REPO_ROOT / "rules" / "default.yaml", tmp_path / "default.yaml")
-    (tmp_path / "local.yaml").write_text("risk:\n  escalation_bonus: 0.0\n", encoding="utf-8")
-    local = load_rule_pack([tmp_path])
-    default = load_rule_pack([REPO_ROOT / "rules"])
-    threat = snap([("customer", "I'm calling my lawyer", 0.3, 0.2)])
-    assert default.risk(threat) == pytest.approx(local.risk(threat) + 0.3)

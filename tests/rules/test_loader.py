@@ -1,68 +1,14 @@
-"""Loading, validating, overriding and hot-reloading rule packs."""
+"""Loading, validating and overriding rule packs; every error names its file, rule and field."""
 
 from __future__ import annotations
 
-import asyncio
-import shutil
-from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 
 from monitor.errors import RulePackError
-from monitor.rules import RuleReloader, load_rule_pack, pack_files
-from monitor.rules.engine import RuleEngine
-from monitor.schemas import ConversationMeta, ConversationSnapshot, Party, TurnRecord, TurnScores
-from tests.paths import REPO_ROOT
-
-DEFAULT = REPO_ROOT / "rules" / "default.yaml"
-
-MINIMAL = """
-version: 1
-rules:
-  - id: anger
-    watches: customer
-    severity: warning
-    audience: [agent]
-    cooldown_s: 60
-    params: {threshold: 0.6}
-    nudge: "Stay calm with {customer_first_name}."
-    source: [{file: 003_f7e816c3ea448539.txt, point: 3}]
-"""
-
-
-def angry(anger: float, text: str = "grr") -> ConversationSnapshot:
-    meta = ConversationMeta(
-        conversation_id="c",
-        customer=Party(id="u", name="Ana"),
-        agent=Party(id="a", name="Bo"),
-        started_at=datetime(2026, 1, 1, tzinfo=UTC),
-    )
-    turn = TurnRecord(
-        message_id="m1",
-        role="customer",
-        text=text,
-        sent_at=datetime(2026, 1, 1, tzinfo=UTC),
-        scores=TurnScores(anger=anger, frustration=0.1, sentiment=-0.2),
-    )
-    return ConversationSnapshot(meta=meta, turns=[turn])
-
-
-@pytest.fixture
-def pack_dir(tmp_path: Path) -> Path:
-    d = tmp_path / "rules"
-    d.mkdir()
-    shutil.copy(DEFAULT, d / "default.yaml")
-    return d
-
-
-def refused(tmp_path: Path, text: str) -> RulePackError:
-    path = tmp_path / "bad.yaml"
-    path.write_text(text, encoding="utf-8")
-    with pytest.raises(RulePackError) as info:
-        load_rule_pack([path])
-    assert info.value.file == str(path)
-    return info.value
+from monitor.rules import load_rule_pack, pack_files
+from tests.rules.conftest import MINIMAL, angry, refused
 
 
 def test_minimal_pack_loads(tmp_path: Path) -> None:
@@ -168,59 +114,3 @@ def test_missing_path_is_refused(tmp_path: Path) -> None:
     """A pack path that does not exist is an error naming it."""
     with pytest.raises(RulePackError, match="no such file"):
         load_rule_pack([tmp_path / "nope.yaml"])
-
-
-def test_reload_now_installs_valid_and_keeps_old_on_invalid(pack_dir: Path) -> None:
-    """reload_now swaps in a valid edit, and keeps the previous engine when the edit is broken."""
-    seen: list[RuleEngine] = []
-    reloader = RuleReloader([pack_dir], on_reload=seen.append)
-    first = reloader.engine
-    local = pack_dir / "local.yaml"
-    local.write_text("rules:\n  - id: anger\n    params: {threshold: 0.95}\n", encoding="utf-8")
-    assert reloader.reload_now() is True
-    assert reloader.engine is not first and seen == [reloader.engine]
-    assert "anger" not in {c.rule for c in reloader.engine.evaluate(angry(0.8))}
-    good = reloader.engine
-    local.write_text("rules:\n  - id: anger\n    params: {threshold: 'high'}\n", encoding="utf-8")
-    assert reloader.reload_now() is False
-    assert reloader.engine is good
-    assert reloader.last_error is not None and reloader.last_error.field == "params.threshold"
-
-
-def test_first_load_of_a_broken_pack_raises(tmp_path: Path) -> None:
-    """A service must not start on an invalid pack: the reloader's first load raises."""
-    path = tmp_path / "p.yaml"
-    path.write_text("rules: {}\n", encoding="utf-8")
-    with pytest.raises(RulePackError):
-        RuleReloader([path])
-
-
-async def test_file_watch_reloads_on_edit(pack_dir: Path) -> None:
-    """Saving a changed pack file while run() watches makes the engine change without a restart."""
-    reloaded = asyncio.Event()
-    reloader = RuleReloader([pack_dir], on_reload=lambda _engine: reloaded.set(), debounce_ms=50)
-    first = reloader.engine
-    task = asyncio.create_task(reloader.run())
-    try:
-        await asyncio.sleep(0.3)  # let the watcher start before the edit
-        (pack_dir / "local.yaml").write_text("rules:\n  - id: anger\n    enabled: false\n", encoding="utf-8")
-        async with asyncio.timeout(15):
-            await reloaded.wait()
-        assert reloader.engine is not first
-        assert "anger" not in reloader.engine.rule_ids
-    finally:
-        task.cancel()
-        with pytest.raises(asyncio.CancelledError):
-            await task
-
-
-def test_check_command_lists_rules_or_names_the_error(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    """`python -m monitor.rules PATH` prints the rules of a valid pack (0) or the located error (2)."""
-    from monitor.rules.__main__ import main as check
-
-    assert check([str(DEFAULT)]) == 0
-    assert "anger" in capsys.readouterr().out
-    bad = tmp_path / "bad.yaml"
-    bad.write_text(MINIMAL.replace("cooldown_s: 60", "cooldown: 60"), encoding="utf-8")
-    assert check([str(bad)]) == 2
-    assert "field 'rules.0.cooldown'" in capsys.readouterr().err

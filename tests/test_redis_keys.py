@@ -1,0 +1,45 @@
+"""Redis key names: one prefix for everything, and one hash slot per conversation, per endpoint, per access set."""
+
+from __future__ import annotations
+
+import re
+
+from monitor import redis_keys
+
+HASH_TAG = re.compile(r"\{([^}]*)\}")
+
+
+def _hash_tag(key: str) -> str | None:
+    match = HASH_TAG.search(key)
+    return match.group(1) if match else None
+
+
+def test_every_name_has_the_prefix() -> None:
+    """Every constant and every key function's result starts with cw: (the group name is not a key)."""
+    constants = [v for k, v in vars(redis_keys).items() if k.isupper() and isinstance(v, str) and k != "PREFIX"]
+    made = [
+        *redis_keys.conversation_keys("c1"),
+        redis_keys.reply("c1", "m1"),
+        redis_keys.rate_limit("key_1"),
+        redis_keys.webhook_due("ep_1"),
+        redis_keys.webhook_deliveries("ep_1"),
+        redis_keys.webhook_delivery("ep_1", "msg_1"),
+        redis_keys.webhook_attempts("ep_1", "msg_1"),
+    ]
+    assert all(name.startswith(redis_keys.PREFIX) for name in made)
+    assert all(name.startswith(redis_keys.PREFIX) for name in constants if name != redis_keys.WEBHOOK_GROUP)
+
+
+def test_keys_written_together_share_a_hash_slot() -> None:
+    """A conversation's keys, an endpoint's keys and the two API key hashes each carry one hash tag, so each
+    group can be written in one MULTI on Redis Cluster."""
+    conversation = [*redis_keys.conversation_keys("c 1"), redis_keys.reply("c 1", "m1")]
+    assert {_hash_tag(k) for k in conversation} == {"c 1"}
+    endpoint = [
+        redis_keys.webhook_due("ep_1"),
+        redis_keys.webhook_deliveries("ep_1"),
+        redis_keys.webhook_delivery("ep_1", "d"),
+        redis_keys.webhook_attempts("ep_1", "d"),
+    ]
+    assert {_hash_tag(k) for k in endpoint} == {"ep_1"}
+    assert _hash_tag(redis_keys.API_KEYS) == _hash_tag(redis_keys.API_KEY_IDS) == "auth"
