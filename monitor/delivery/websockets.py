@@ -106,7 +106,9 @@ async def follow_alerts(
     """Send a client what it missed since ``since`` (from the stream), then everything live, without gaps or repeats.
 
     The client subscribes to the hub *before* reading the stream, so an alert raised during the replay is in
-    its queue; anything at or before the last replayed id is then skipped.
+    its queue; a queued alert at or before the last replayed id was in the stream when it was read (stream ids
+    only grow), so it was replayed and is skipped. Live alerts after that are all sent: concurrent
+    conversations publish out of id order, so a lower id than the last one sent is normal, not a repeat.
     """
     sub = hub.subscribe(audience)
     try:
@@ -129,18 +131,20 @@ async def follow_alerts(
         hub.unsubscribe(sub)
 
 
-async def _pump(websocket: WebSocket, sub: Subscriber, last_sent: tuple[int, int] | None) -> None:
-    """Forward queued envelopes until the client leaves; watch for its disconnect at the same time."""
+async def _pump(websocket: WebSocket, sub: Subscriber, replayed_to: tuple[int, int] | None) -> None:
+    """Forward queued envelopes until the client leaves; watch for its disconnect at the same time.
+
+    ``replayed_to`` is the last stream id the replay covered: only alerts up to it are skipped (sent already)."""
 
     async def forward() -> None:
-        nonlocal last_sent
         while True:
             envelope = await sub.queue.get()
-            if isinstance(envelope, AlertEnvelope):
-                key = stream_id_key(envelope.alert.id)
-                if last_sent is not None and key <= last_sent:
-                    continue
-                last_sent = key
+            if (
+                isinstance(envelope, AlertEnvelope)
+                and replayed_to is not None
+                and stream_id_key(envelope.alert.id) <= replayed_to
+            ):
+                continue
             await websocket.send_json(envelope.model_dump(mode="json"))
             if sub.overflowed and sub.queue.empty():
                 await websocket.close(code=CLOSE_TOO_SLOW, reason="client too slow; reconnect with ?since=")
