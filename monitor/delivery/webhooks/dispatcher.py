@@ -56,10 +56,7 @@ class _Metrics:
     def __init__(self, registry: CollectorRegistry | None) -> None:
         registry = registry or CollectorRegistry()
         self.attempts = Counter(
-            "calmwatch_webhook_attempts_total",
-            "Webhook delivery attempts",
-            ["outcome"],
-            registry=registry,
+            "calmwatch_webhook_attempts_total", "Webhook delivery attempts", ["outcome"], registry=registry
         )
         self.latency = Histogram(
             "calmwatch_webhook_latency_seconds",
@@ -102,12 +99,7 @@ class WebhookDispatcher:
 
     async def _ensure_group(self) -> None:
         try:
-            await self._redis.xgroup_create(
-                redis_keys.ALERTS_STREAM,
-                redis_keys.WEBHOOK_GROUP,
-                id="$",
-                mkstream=True,
-            )
+            await self._redis.xgroup_create(redis_keys.ALERTS_STREAM, redis_keys.WEBHOOK_GROUP, id="$", mkstream=True)
         except ResponseError as exc:
             if "BUSYGROUP" not in str(exc):
                 raise
@@ -139,12 +131,7 @@ class WebhookDispatcher:
         """Remove this process's consumer from the group, so restarts do not pile up consumers; only when it holds
         no unacknowledged alert (deleting a consumer drops its pending entries, which another must claim)."""
         pending = await self._redis.xpending_range(
-            redis_keys.ALERTS_STREAM,
-            redis_keys.WEBHOOK_GROUP,
-            min="-",
-            max="+",
-            count=1,
-            consumername=self._consumer,
+            redis_keys.ALERTS_STREAM, redis_keys.WEBHOOK_GROUP, min="-", max="+", count=1, consumername=self._consumer
         )
         if not pending:
             await self._redis.xgroup_delconsumer(redis_keys.ALERTS_STREAM, redis_keys.WEBHOOK_GROUP, self._consumer)
@@ -170,24 +157,13 @@ class WebhookDispatcher:
                 backoff = 0.5
             except asyncio.CancelledError:
                 raise
-            except ResponseError as exc:
-                if "NOGROUP" in str(exc):  # the stream or group was deleted (e.g. FLUSHDB): start again at the end
+            except Exception as exc:
+                if isinstance(exc, ResponseError) and "NOGROUP" in str(exc):
+                    # the stream or group was deleted (e.g. FLUSHDB): start again at the end
                     with contextlib.suppress(Exception):
                         await self._ensure_group()
                     continue
-                log.warning(
-                    "webhook fan-out failed; retrying",
-                    error=str(exc),
-                    retry_in_s=backoff,
-                )
-                await asyncio.sleep(backoff)
-                backoff = min(backoff * 2, 10.0)
-            except Exception as exc:
-                log.warning(
-                    "webhook fan-out failed; retrying",
-                    error=str(exc),
-                    retry_in_s=backoff,
-                )
+                log.warning("webhook fan-out failed; retrying", error=str(exc), retry_in_s=backoff)
                 await asyncio.sleep(backoff)
                 backoff = min(backoff * 2, 10.0)
 
@@ -217,10 +193,7 @@ class WebhookDispatcher:
                 try:
                     alert = Alert.model_validate({"id": entry_id, **json.loads(raw)})
                 except ValueError:
-                    log.error(
-                        "unreadable alert in the stream; not delivered",
-                        alert_id=entry_id,
-                    )
+                    log.error("unreadable alert in the stream; not delivered", alert_id=entry_id)
                 else:
                     await self.queue_alert(alert, endpoints)
             await self._redis.xack(redis_keys.ALERTS_STREAM, redis_keys.WEBHOOK_GROUP, entry_id)
@@ -248,10 +221,7 @@ class WebhookDispatcher:
                     delivery.last_error = (
                         f"not queued: the endpoint already has {self._settings.webhook_max_pending} pending deliveries"
                     )
-                    log.warning(
-                        "webhook backlog full; delivery failed at once",
-                        endpoint_id=endpoint.id,
-                    )
+                    log.warning("webhook backlog full; delivery failed at once", endpoint_id=endpoint.id)
                 if await self.store.enqueue(endpoint, delivery, body, schedule=schedule):
                     queued += 1
         if queued:
@@ -305,11 +275,7 @@ class WebhookDispatcher:
         except asyncio.CancelledError:
             raise
         except Exception:
-            log.exception(
-                "webhook attempt crashed; it stays queued",
-                endpoint_id=endpoint_id,
-                delivery_id=delivery_id,
-            )
+            log.exception("webhook attempt crashed; it stays queued", endpoint_id=endpoint_id, delivery_id=delivery_id)
 
     async def attempt(self, endpoint: WebhookEndpoint, delivery: Delivery, body: bytes) -> Attempt:
         """POST the delivery once, record the attempt, and schedule the next one or settle it."""
@@ -336,11 +302,7 @@ class WebhookDispatcher:
             error = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
         latency = time.perf_counter() - started
         attempt = Attempt(
-            at=now,
-            status_code=status_code,
-            latency_ms=round(latency * 1000, 1),
-            error=error,
-            response=response_text,
+            at=now, status_code=status_code, latency_ms=round(latency * 1000, 1), error=error, response=response_text
         )
         self._metrics.attempts.labels(outcome="succeeded" if error is None else "failed").inc()
         self._metrics.latency.observe(latency)
@@ -392,10 +354,7 @@ class WebhookDispatcher:
                     f"disabled automatically at {now.isoformat(timespec='seconds')}: every attempt failed since "
                     f"{endpoint.failing_since.isoformat(timespec='seconds')} (last error: {error})"
                 )
-                log.warning(
-                    "webhook endpoint disabled after failing too long",
-                    endpoint_id=endpoint.id,
-                )
+                log.warning("webhook endpoint disabled after failing too long", endpoint_id=endpoint.id)
             return endpoint
 
         await self.store.update(seen.id, change)
@@ -411,11 +370,7 @@ class WebhookDispatcher:
             created_at=now,
             retry=False,
         )
-        body = payload(
-            TEST_EVENT,
-            now,
-            {"endpoint_id": endpoint.id, "message": "a test message from Calmwatch"},
-        )
+        body = payload(TEST_EVENT, now, {"endpoint_id": endpoint.id, "message": "a test message from Calmwatch"})
         await self.store.enqueue(endpoint, delivery, body, schedule=False)
         await self.attempt(endpoint, delivery, body)
         view = await self.store.delivery(endpoint.id, delivery.id)

@@ -51,10 +51,7 @@ class WebhookEndpoint(BaseModel):
 
 def event_types(alert: Alert) -> list[str]:
     """Every alert is ``alert.raised``; an escalation is also ``conversation.escalated``."""
-    return [
-        "alert.raised",
-        *(["conversation.escalated"] if alert.rule == ESCALATION_RULE else []),
-    ]
+    return ["alert.raised", *(["conversation.escalated"] if alert.rule == ESCALATION_RULE else [])]
 
 
 def delivery_id_for(event_type: str, alert_id: str) -> str:

@@ -25,8 +25,7 @@ def new_secret() -> str:
 def payload(event_type: str, timestamp: datetime, data: dict[str, Any]) -> bytes:
     """The Standard Webhooks body: ``{"type", "timestamp", "data"}``, encoded once and sent unchanged."""
     return json.dumps(
-        {"type": event_type, "timestamp": timestamp.isoformat(), "data": data},
-        separators=(",", ":"),
+        {"type": event_type, "timestamp": timestamp.isoformat(), "data": data}, separators=(",", ":")
     ).encode()
 
 

@@ -17,13 +17,7 @@ from redis.asyncio import Redis
 from redis.exceptions import WatchError
 
 from monitor import redis_keys
-from monitor.delivery.webhooks.models import (
-    Attempt,
-    Delivery,
-    DeliveryView,
-    EventType,
-    WebhookEndpoint,
-)
+from monitor.delivery.webhooks.models import Attempt, Delivery, DeliveryView, EventType, WebhookEndpoint
 from monitor.delivery.webhooks.signing import new_secret
 from monitor.schemas import Severity
 from monitor.settings import Settings
@@ -92,10 +86,7 @@ class WebhookStore:
 
     async def endpoints(self) -> list[WebhookEndpoint]:
         raw = await self._redis.hgetall(redis_keys.WEBHOOKS)
-        return sorted(
-            (WebhookEndpoint.model_validate_json(v) for v in raw.values()),
-            key=lambda e: e.created_at,
-        )
+        return sorted((WebhookEndpoint.model_validate_json(v) for v in raw.values()), key=lambda e: e.created_at)
 
     async def update(
         self, endpoint_id: str, change: Callable[[WebhookEndpoint], WebhookEndpoint]
@@ -131,14 +122,7 @@ class WebhookStore:
         return int(await self._redis.zcard(redis_keys.webhook_due(endpoint_id)))
 
     # --- deliveries
-    async def enqueue(
-        self,
-        endpoint: WebhookEndpoint,
-        delivery: Delivery,
-        body: bytes,
-        *,
-        schedule: bool,
-    ) -> bool:
+    async def enqueue(self, endpoint: WebhookEndpoint, delivery: Delivery, body: bytes, *, schedule: bool) -> bool:
         """Write the record and (``schedule``) put it on the due set in one step; False if it already existed."""
         due = time.time()
         created = await self._enqueue(
@@ -173,12 +157,7 @@ class WebhookStore:
         return Delivery.model_validate_json(meta), body.encode()
 
     async def record(
-        self,
-        endpoint_id: str,
-        delivery: Delivery,
-        attempt: Attempt | None,
-        *,
-        due_at: float | None,
+        self, endpoint_id: str, delivery: Delivery, attempt: Attempt | None, *, due_at: float | None
     ) -> None:
         """Save the delivery's state (and the attempt), and put it back on the due set or take it off."""
         dkey = redis_keys.webhook_delivery(endpoint_id, delivery.id)
