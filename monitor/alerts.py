@@ -22,12 +22,16 @@ from redis.asyncio import Redis
 from monitor import redis_keys as keys
 from monitor.schemas import SEVERITY_RANK, Alert, AlertCandidate, ConversationMeta, Severity, TurnRecord
 
-_STREAM_ID = re.compile(r"^\d+(-\d+)?$")
+# ASCII digits only (``\d`` also matches other scripts' digits, which Redis refuses), at most 20 each side.
+_STREAM_ID = re.compile(r"([0-9]{1,20})(?:-([0-9]{1,20}))?")
+#: Both parts of a stream id are unsigned 64-bit numbers; Redis answers an error for anything larger.
+_MAX_ID_PART = 2**64 - 1
 
 
 def is_stream_id(value: str) -> bool:
-    """True for a Redis Stream id (``1700000000000-0``, or just the millisecond part)."""
-    return bool(_STREAM_ID.match(value))
+    """True for a Redis Stream id Redis accepts (``1700000000000-0``, or just the millisecond part)."""
+    match = _STREAM_ID.fullmatch(value)
+    return match is not None and all(int(part) <= _MAX_ID_PART for part in match.groups("0"))
 
 
 def stream_id_key(alert_id: str) -> tuple[int, int]:

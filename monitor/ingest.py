@@ -64,9 +64,26 @@ def decode_json_object(raw: bytes | str) -> dict[str, Any]:
         raise IngestError(
             "invalid_json", f"malformed JSON: {exc.msg} at line {exc.lineno} column {exc.colno}"
         ) from None
+    except RecursionError:
+        raise IngestError("invalid_json", "JSON nested too deeply") from None
+    except ValueError:  # an integer with more digits than Python parses (sys.get_int_max_str_digits)
+        raise IngestError("invalid_json", "malformed JSON: a number with too many digits") from None
     if not isinstance(data, dict):
         raise IngestError("invalid_json", f"expected a JSON object, got {type(data).__name__}")
     return data
+
+
+def _echoable_message_id(data: Mapping[str, Any]) -> str | None:
+    """The event's ``message_id`` to repeat in an error answer: only text that can be sent back as UTF-8
+    (a lone surrogate cannot, and must not cost the connection its answer)."""
+    message_id = data.get("message_id")
+    if not isinstance(message_id, str) or len(message_id) > 200:
+        return None
+    try:
+        message_id.encode("utf-8")
+    except UnicodeEncodeError:
+        return None
+    return message_id
 
 
 def validate(model: type[BaseModel], data: dict[str, Any]) -> Any:
@@ -74,11 +91,8 @@ def validate(model: type[BaseModel], data: dict[str, Any]) -> Any:
     try:
         return model.model_validate(data)
     except ValidationError as exc:
-        message_id = data.get("message_id")
         raise IngestError(
-            "invalid_event",
-            describe_validation_error(exc),
-            message_id=message_id if isinstance(message_id, str) else None,
+            "invalid_event", describe_validation_error(exc), message_id=_echoable_message_id(data)
         ) from None
 
 
@@ -92,7 +106,7 @@ def parse_stream_event(raw: bytes | str) -> StreamEvent:
         raise IngestError(
             "unknown_type",
             f"event type {event_type!r} is not one of: {known}",
-            message_id=data.get("message_id") if isinstance(data.get("message_id"), str) else None,
+            message_id=_echoable_message_id(data),
         )
     event: StreamEvent = validate(model, data)
     return event

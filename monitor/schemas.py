@@ -41,6 +41,18 @@ class _Strict(BaseModel):
 
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=False)
 
+    @field_validator("*")
+    @classmethod
+    def _valid_unicode(cls, value: object) -> object:
+        """JSON may escape a lone surrogate (``"\\ud800"``), which is no text: it could be neither stored nor
+        echoed back as UTF-8, so it is refused here as a bad field like any other."""
+        if isinstance(value, str) and not value.isascii():
+            try:
+                value.encode("utf-8")
+            except UnicodeEncodeError:
+                raise ValueError("contains a lone surrogate (not valid Unicode)") from None
+        return value
+
 
 class Party(_Strict):
     """A customer or an agent as the chat platform names them."""

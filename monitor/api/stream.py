@@ -65,6 +65,18 @@ async def _answer(rt: Runtime, raw: str | bytes, principal: Principal) -> dict[s
         return {"type": "error", "code": "internal_error", "detail": "the event could not be processed"}
 
 
+async def _send_answer(websocket: WebSocket, answer: dict[str, Any]) -> None:
+    """Send one answer; one that cannot be encoded becomes an ``internal_error`` answer in its place, so no
+    event can end the sender (which would leave every later event of the connection unanswered)."""
+    try:
+        await websocket.send_json(answer)
+    except (TypeError, ValueError):  # UnicodeEncodeError is a ValueError
+        log.exception("a stream answer could not be encoded", answer_type=answer.get("type"))
+        await websocket.send_json(
+            {"type": "error", "code": "internal_error", "detail": "the answer to this event could not be encoded"}
+        )
+
+
 @router.websocket("/stream")
 async def stream(websocket: WebSocket, principal: Annotated[Principal, Depends(require("ingest"))]) -> None:
     rt = ws_runtime(websocket)
@@ -74,7 +86,7 @@ async def stream(websocket: WebSocket, principal: Annotated[Principal, Depends(r
 
     async def send_in_order() -> None:
         while (task := await pending.get()) is not None:
-            await websocket.send_json(await task)
+            await _send_answer(websocket, await task)
 
     sender = asyncio.create_task(send_in_order())
     gauge = rt.metrics.websocket_clients.labels(endpoint="stream")
