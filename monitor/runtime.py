@@ -20,10 +20,13 @@ from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
+import redis.exceptions
 import structlog
 from redis.asyncio import Redis
+from redis.asyncio.client import Pipeline as RedisPipeline
 
 from monitor.acks import AckStore
 from monitor.alerts import AlertLog
@@ -83,9 +86,55 @@ def redacted(url: str) -> str:
     return urlunsplit(parts._replace(netloc=netloc))
 
 
+#: What a dead connection raises; redis-py's ``BusyLoadingError`` (a server still loading its data) is one too.
+_CONNECTION_ERRORS = (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError)
+#: Commands never retried: blocking reads (a retry would block again, and a cancelled one must end).
+_NOT_RETRIED = frozenset({"XREAD", "XREADGROUP", "BLPOP", "BRPOP", "BLMOVE", "BZPOPMIN", "BZPOPMAX", "WAIT"})
+
+
+class _RetryingRedis(Redis):
+    """A client that retries a command once, at once, on a fresh connection when its connection turns out dead.
+
+    After a Redis restart every pooled connection is dead, and without the retry each one fails the first
+    request that uses it, however long after the restart. Before the retry the idle pooled connections are
+    dropped, so the retry cannot meet another dead one. The retry is safe because what the service writes is
+    idempotent or harmless to repeat: the turn commit does nothing if the turn's reply is already stored,
+    conversation starts use HSETNX, live envelopes are de-duplicated by the hub, and a token bucket at worst
+    takes one token twice. Blocking reads are not retried (the caller's loop reads again anyway).
+    """
+
+    async def execute_command(self, *args: Any, **options: Any) -> Any:
+        try:
+            return await super().execute_command(*args, **options)
+        except _CONNECTION_ERRORS:
+            if str(args[0]).upper() in _NOT_RETRIED:
+                raise
+            await self.connection_pool.disconnect(inuse_connections=False)
+            return await super().execute_command(*args, **options)
+
+    def pipeline(self, transaction: bool = True, shard_hint: Any = None) -> RedisPipeline:
+        return _RetryingPipeline(self.connection_pool, self.response_callbacks, transaction, shard_hint)
+
+
+class _RetryingPipeline(RedisPipeline):
+    """A pipeline (or MULTI/EXEC transaction) sent again once on a fresh connection, as :class:`_RetryingRedis`."""
+
+    async def execute(self, raise_on_error: bool = True) -> list[Any]:
+        stack = list(self.command_stack)  # execute() empties it, whatever happens
+        try:
+            return await super().execute(raise_on_error)
+        except _CONNECTION_ERRORS:
+            if self.watching or not stack:
+                raise
+            await self.connection_pool.disconnect(inuse_connections=False)
+            self.command_stack = stack
+            return await super().execute(raise_on_error)
+
+
 def redis_client(url: str) -> Redis:
-    """The one kind of client Calmwatch uses: everything it keeps in Redis is text (JSON, ids, names)."""
-    client: Redis = Redis.from_url(url, decode_responses=True)
+    """The one kind of client Calmwatch uses: everything it keeps in Redis is text (JSON, ids, names), and a
+    command whose pooled connection died (a Redis restart) is retried once on a fresh one."""
+    client: Redis = _RetryingRedis.from_url(url, decode_responses=True)
     return client
 
 

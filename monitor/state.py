@@ -29,8 +29,12 @@ MAX_STORED_TURNS = 1000
 # ARGV: turn JSON, max stored turns, TTL, conversation id, risk, reply JSON without "alerts", stream maxlen,
 #       then per alert: rule, firing JSON, alert body JSON (the Alert without its id).
 # Returns the new alert ids. The cached reply gets the ids spliced in as text, so its numbers are stored
-# exactly as Python wrote them (re-encoding in Lua would round them).
+# exactly as Python wrote them (re-encoding in Lua would round them). If the reply is already stored (a
+# retry of a commit that succeeded but whose answer was lost with the connection), nothing is written and
+# the stored reply is returned instead: committing a turn twice is a no-op, so the client may retry it.
 _COMMIT_TURN = """
+local done = redis.call('GET', KEYS[5])
+if done then return done end
 local ids, items = {}, {}
 for i = 8, #ARGV, 3 do
   local id = redis.call('XADD', KEYS[7], 'MAXLEN', '~', ARGV[7], '*', 'alert', ARGV[i + 2])
@@ -145,7 +149,7 @@ class ConversationStore:
         cid = meta.conversation_id
         answer = ScoredReply(message_id=turn.message_id, scores=turn.scores.wire(), alerts=[], risk=risk)
         per_alert = [arg for d in drafts for arg in (d.rule, d.firing.model_dump_json(), d.body_json())]
-        ids: list[str] = await self._commit(
+        result: list[str] | str = await self._commit(
             keys=[
                 keys.conversation(cid),
                 keys.turns(cid),
@@ -166,7 +170,9 @@ class ConversationStore:
                 *per_alert,
             ],
         )
-        alerts = [draft.with_id(alert_id) for draft, alert_id in zip(drafts, ids, strict=True)]
+        if isinstance(result, str):  # committed already: this is a retry, answer what was stored then
+            return ScoredReply.model_validate_json(result)
+        alerts = [draft.with_id(alert_id) for draft, alert_id in zip(drafts, result, strict=True)]
         return answer.model_copy(update={"alerts": alerts})
 
     async def risk(self, conversation_id: str) -> float | None:

@@ -6,6 +6,8 @@ The exceptions of :mod:`monitor.errors` say what went wrong; which HTTP status t
 
 from __future__ import annotations
 
+import redis.exceptions
+import structlog
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
@@ -14,6 +16,15 @@ from starlette.exceptions import HTTPException
 
 from monitor.errors import IngestError, OverloadedError, RateLimitedError, UnknownConversationError
 from monitor.ingest import describe_errors
+
+log = structlog.get_logger("api")
+
+#: Errors that mean Redis cannot be reached right now (down, restarting, loading its data): the request may
+#: well succeed shortly, so they are answered 503 ``unavailable`` with ``Retry-After``, not 500.
+REDIS_UNAVAILABLE: tuple[type[Exception], ...] = (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError)
+#: Seconds a client is asked to wait before retrying during an outage (a restart usually takes about that).
+UNAVAILABLE_RETRY_AFTER_S = 1
+UNAVAILABLE_DETAIL = "the service's Redis is unreachable right now; retry shortly"
 
 #: The HTTP status of each kind of ingest error; a subclass answers as its nearest listed ancestor.
 INGEST_STATUS: dict[type[IngestError], int] = {
@@ -73,13 +84,29 @@ def install_error_handlers(app: FastAPI) -> None:
             response.headers[name] = value
         return response
 
+    async def on_redis_unavailable(request: Request, exc: Exception) -> JSONResponse:
+        log.warning("redis unavailable; answered 503", path=request.url.path, error=str(exc))
+        response = error_response(503, "unavailable", UNAVAILABLE_DETAIL)
+        response.headers["Retry-After"] = str(UNAVAILABLE_RETRY_AFTER_S)
+        return response
+
+    async def on_unexpected(request: Request, exc: Exception) -> JSONResponse:
+        # Starlette still logs the traceback (and re-raises for the server); the client gets the documented shape.
+        return error_response(500, "internal_error", "the request could not be processed")
+
     app.add_exception_handler(IngestError, on_ingest_error)
+    for unavailable in REDIS_UNAVAILABLE:
+        app.add_exception_handler(unavailable, on_redis_unavailable)
+    app.add_exception_handler(Exception, on_unexpected)
     app.add_exception_handler(HTTPException, on_http_error)
     app.add_exception_handler(RequestValidationError, on_validation_error)
 
 
 __all__ = [
     "INGEST_STATUS",
+    "REDIS_UNAVAILABLE",
+    "UNAVAILABLE_DETAIL",
+    "UNAVAILABLE_RETRY_AFTER_S",
     "ErrorBody",
     "error_response",
     "install_error_handlers",

@@ -17,9 +17,10 @@ from fastapi import APIRouter, Depends
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from monitor.api.deps import ws_runtime
+from monitor.api.errors import REDIS_UNAVAILABLE, UNAVAILABLE_DETAIL, UNAVAILABLE_RETRY_AFTER_S
 from monitor.auth import Principal, require
 from monitor.errors import IngestError, RateLimitedError
-from monitor.ingest import ConversationEnd, parse_stream_event
+from monitor.ingest import ConversationEnd, StreamEvent, parse_stream_event
 from monitor.runtime import Runtime
 from monitor.schemas import ChatMessage, ConversationStart
 
@@ -32,6 +33,7 @@ CLOSE_TOO_BIG = 1009
 
 
 async def _answer(rt: Runtime, raw: str | bytes, principal: Principal) -> dict[str, Any]:
+    event: StreamEvent | None = None
     try:
         event = parse_stream_event(raw)
         try:
@@ -60,6 +62,13 @@ async def _answer(rt: Runtime, raw: str | bytes, principal: Principal) -> dict[s
         if isinstance(exc, RateLimitedError):
             error["retry_after_s"] = round(exc.retry_after_s, 3)
         return error
+    except REDIS_UNAVAILABLE as exc:  # an outage: the same event may well succeed in a moment
+        log.warning("redis unavailable; stream event answered unavailable", error=str(exc))
+        unavailable: dict[str, Any] = {"type": "error", "code": "unavailable", "detail": UNAVAILABLE_DETAIL}
+        if isinstance(message_id := getattr(event, "message_id", None), str):
+            unavailable["message_id"] = message_id
+        unavailable["retry_after_s"] = float(UNAVAILABLE_RETRY_AFTER_S)
+        return unavailable
     except Exception:  # one bad event must never take the connection (or other connectors) down
         log.exception("unexpected error handling a stream event")
         return {"type": "error", "code": "internal_error", "detail": "the event could not be processed"}

@@ -1,8 +1,10 @@
 """Live fan-out of alerts (and turn updates) to websocket clients: supervisor feeds and agent sidebars.
 
 One :class:`LiveHub` per service process listens on the Redis pub/sub channel and copies each envelope
-(:mod:`monitor.live`) into the bounded queue of every local client whose audience accepts it. A client that
-cannot keep up is closed (code 1013, "try again later") rather than buffered without bound; it reconnects
+(:mod:`monitor.live`) into the bounded queue of every local client whose audience accepts it. Alerts published
+while the hub was not subscribed (a Redis restart) are not lost: after each resubscribe the hub reads the alert
+stream from shortly before the loss and dispatches what it had not, so connected clients need not reconnect.
+A client that cannot keep up is closed (code 1013, "try again later") rather than buffered without bound; it reconnects
 with ``?since=<last id>`` and :func:`follow_alerts` replays the gap from the alert stream, so nothing is lost
 either way.
 """
@@ -11,6 +13,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import time
+from collections import OrderedDict
 from dataclasses import dataclass, field
 
 import structlog
@@ -28,6 +32,11 @@ log = structlog.get_logger("delivery.websockets")
 #: Close code for a client that fell too far behind (RFC 6455 "Try Again Later").
 CLOSE_TOO_SLOW = 1013
 REPLAY_PAGE = 500
+#: After a resubscribe, the stream is re-read from this long before the subscription was lost (an alert is
+#: published right after its commit, so one committed earlier than that was heard before the loss).
+RESUME_MARGIN_S = 5.0
+#: How many recently dispatched alert ids the hub remembers, so a re-read or repeated alert is sent once.
+RECENT_ALERTS = 10_000
 
 
 @dataclass(eq=False)
@@ -44,6 +53,8 @@ class LiveHub:
         self._redis = redis
         self._queue_size = client_queue_size
         self._subscribers: set[Subscriber] = set()
+        self._recent: OrderedDict[str, None] = OrderedDict()  # alert ids dispatched lately, oldest first
+        self.resubscribes = 0
         self.ready = asyncio.Event()
 
     def subscribe(self, audience: Audience) -> Subscriber:
@@ -55,6 +66,12 @@ class LiveHub:
         self._subscribers.discard(sub)
 
     def dispatch(self, envelope: Envelope) -> None:
+        if isinstance(envelope, AlertEnvelope):
+            if envelope.alert.id in self._recent:
+                return  # already dispatched (re-read from the stream after a resubscribe, or published twice)
+            self._recent[envelope.alert.id] = None
+            if len(self._recent) > RECENT_ALERTS:
+                self._recent.popitem(last=False)
         for sub in list(self._subscribers):
             if sub.overflowed or not sub.audience.accepts(envelope):
                 continue
@@ -66,25 +83,52 @@ class LiveHub:
 
     async def run(self) -> None:
         """Listen until cancelled; reconnects to Redis with a short backoff if the subscription drops."""
-        backoff = 0.5
+        backoff = 0.2
+        heard_at = time.time()  # when the channel last said anything (an envelope or a subscribe confirmation)
+        gap = False  # the subscription was lost: the next confirmation starts a re-read of the stream
         while True:
-            pubsub = self._redis.pubsub(ignore_subscribe_messages=True)
+            # Subscribe confirmations are kept: redis-py may reconnect and resubscribe by itself after a
+            # connection error, and a second confirmation is the only sign that messages were missed meanwhile.
+            pubsub = self._redis.pubsub(ignore_subscribe_messages=False)
             try:
                 await pubsub.subscribe(keys.LIVE_CHANNEL)
-                self.ready.set()
-                backoff = 0.5
+                confirmations = 0
                 async for message in pubsub.listen():
-                    if message["type"] == "message":
+                    if message["type"] == "subscribe":
+                        confirmations += 1
+                        if gap or confirmations > 1:
+                            await self._fill_gap(since_ms=int((heard_at - RESUME_MARGIN_S) * 1000))
+                            self.resubscribes += 1
+                            log.info("live channel resubscribed; alerts missed meanwhile re-read from the stream")
+                        gap = False
+                        heard_at = time.time()
+                        self.ready.set()
+                        backoff = 0.2
+                    elif message["type"] == "message":
+                        heard_at = time.time()
                         self._receive(message["data"])
             except asyncio.CancelledError:
                 raise
             except Exception as exc:  # a Redis hiccup must not end live delivery for good
+                gap = True
                 log.warning("live channel lost; resubscribing", error=str(exc), retry_in_s=backoff)
                 await asyncio.sleep(backoff)
-                backoff = min(backoff * 2, 10.0)
+                backoff = min(backoff * 2, 2.0)
             finally:
                 with contextlib.suppress(Exception):
                     await pubsub.aclose()
+
+    async def _fill_gap(self, *, since_ms: int) -> None:
+        """Dispatch the stream's alerts from ``since_ms`` on that this hub has not dispatched yet."""
+        alert_log = AlertLog(self._redis)
+        cursor = f"{max(since_ms, 0)}-0"
+        while True:
+            page = await alert_log.since(cursor, limit=REPLAY_PAGE)
+            for alert in page:
+                self.dispatch(AlertEnvelope(alert=alert))
+            if len(page) < REPLAY_PAGE:
+                return
+            cursor = page[-1].id
 
     def _receive(self, raw: str | bytes) -> None:
         try:
