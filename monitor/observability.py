@@ -57,8 +57,12 @@ class Metrics:
 def configure_logging(level: str = "INFO", fmt: str = "auto") -> None:
     """Route stdlib and structlog logs to stderr in one format; ``auto`` picks JSON unless on a terminal."""
     use_json = fmt == "json" or (fmt == "auto" and not sys.stderr.isatty())
-    renderer: structlog.types.Processor = (
-        structlog.processors.JSONRenderer() if use_json else structlog.dev.ConsoleRenderer()
+    # The console renderer draws exceptions itself; JSON needs them turned into text first, or a log line says
+    # only ``"exc_info": true`` (no type, message or traceback).
+    renderers: list[structlog.types.Processor] = (
+        [structlog.processors.format_exc_info, structlog.processors.JSONRenderer()]
+        if use_json
+        else [structlog.dev.ConsoleRenderer()]
     )
     shared: list[structlog.types.Processor] = [
         structlog.contextvars.merge_contextvars,
@@ -76,7 +80,7 @@ def configure_logging(level: str = "INFO", fmt: str = "auto") -> None:
     handler.setFormatter(
         structlog.stdlib.ProcessorFormatter(
             foreign_pre_chain=shared,
-            processors=[structlog.stdlib.ProcessorFormatter.remove_processors_meta, renderer],
+            processors=[structlog.stdlib.ProcessorFormatter.remove_processors_meta, *renderers],
         )
     )
     root = logging.getLogger()
