@@ -52,6 +52,11 @@ class EmbeddedRedis:
     def url(self) -> str:
         return f"unix://{self.socket_path}"
 
+    @property
+    def exited(self) -> int | None:
+        """The server's exit code once it has died (it was started here and is gone), else None."""
+        return self._process.poll() if self._process is not None else None
+
     def start(self, timeout_s: float = 10.0) -> None:
         self.data_dir.mkdir(parents=True, exist_ok=True)
         if self.socket_path.exists():

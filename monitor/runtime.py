@@ -173,17 +173,54 @@ async def open_redis(url: str | None, *, attempts: int, data_dir: Path | None = 
         embedded = EmbeddedRedis(data_dir or Path(str(scratch)), appendonly=data_dir is not None)
         await asyncio.to_thread(embedded.start)
         url = embedded.url
+    supervisor: asyncio.Task[None] | None = None
     try:
         redis = await connect_redis(url, attempts)
+        if embedded is not None:
+            supervisor = asyncio.create_task(_supervise(embedded))
         try:
             yield redis
         finally:
+            if supervisor is not None:
+                supervisor.cancel()
+                await asyncio.gather(supervisor, return_exceptions=True)
             await redis.aclose()
     finally:
         if embedded is not None:
             await asyncio.to_thread(embedded.stop)
         if scratch is not None:
             shutil.rmtree(scratch, ignore_errors=True)
+
+
+#: How often the embedded server is checked, and the longest wait between two attempts to restart it.
+SUPERVISE_EVERY_S = 0.5
+RESTART_BACKOFF_MAX_S = 10.0
+
+
+async def _supervise(embedded: EmbeddedRedis) -> None:
+    """Restart the embedded server, on the same data, whenever it dies (with backoff while it keeps failing).
+
+    Without this a crashed server is permanent: every request fails until someone restarts the service. The
+    clients reconnect by themselves (:func:`redis_client` retries on a fresh connection)."""
+    backoff = SUPERVISE_EVERY_S
+    while True:
+        await asyncio.sleep(SUPERVISE_EVERY_S)
+        code = embedded.exited
+        if code is None:
+            continue
+        log.error(
+            "embedded redis exited; restarting it on the same data", exit_code=code, socket=str(embedded.socket_path)
+        )
+        while True:
+            try:
+                await asyncio.to_thread(embedded.start)
+                log.info("embedded redis restarted")
+                backoff = SUPERVISE_EVERY_S
+                break
+            except Exception as exc:  # keep trying: the service cannot work without it
+                log.error("embedded redis restart failed", error=str(exc), retry_in_s=backoff)
+                await asyncio.sleep(backoff)
+                backoff = min(backoff * 2, RESTART_BACKOFF_MAX_S)
 
 
 @contextlib.asynccontextmanager

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import Annotated
 
 from fastapi import APIRouter, Depends
@@ -15,10 +16,20 @@ router = APIRouter(tags=["health"])
 Rt = Annotated[Runtime, Depends(runtime)]
 
 
-@router.get("/healthz")
-async def healthz() -> dict[str, str]:
-    """The process is up and serving HTTP."""
-    return {"status": "ok"}
+#: How long ``/healthz`` waits for Redis's answer before calling the service unable to work.
+HEALTH_PING_TIMEOUT_S = 2.0
+
+
+@router.get("/healthz", responses={503: {"description": "the service cannot work: Redis does not answer"}})
+async def healthz(rt: Rt) -> JSONResponse:
+    """Liveness: 200 while the service can do its work, 503 while Redis (everything it does goes through it)
+    does not answer, so an orchestrator's liveness probe restarts a service that is up but useless. Its
+    failure threshold is the grace period: an embedded server that died is restarted within a second or so."""
+    try:
+        await asyncio.wait_for(rt.redis.ping(), timeout=HEALTH_PING_TIMEOUT_S)
+    except Exception as exc:
+        return JSONResponse({"status": "unavailable", "redis": f"unreachable: {type(exc).__name__}"}, status_code=503)
+    return JSONResponse({"status": "ok"})
 
 
 @router.get("/readyz")
