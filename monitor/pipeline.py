@@ -41,6 +41,17 @@ from monitor.state import ConversationStore, TurnState
 
 log = structlog.get_logger("pipeline")
 
+#: The rules read at most this many characters of each turn, so no accepted text (up to 8,000 characters)
+#: makes a turn's work outside the model unbounded; the stored turn keeps its whole text.
+RULES_MAX_CHARS = 1000
+
+
+def as_judged(turn: TurnRecord) -> TurnRecord:
+    """The turn as the rules see it: its text cut to :data:`RULES_MAX_CHARS` characters."""
+    if len(turn.text) <= RULES_MAX_CHARS:
+        return turn
+    return turn.model_copy(update={"text": turn.text[:RULES_MAX_CHARS]})
+
 
 class AsyncScorer(Protocol):
     """What the pipeline needs from scoring: one text in, its scores out, without blocking the loop."""
@@ -158,7 +169,8 @@ class Pipeline:
             sent_at=message.sent_at or now,
             scores=scores,
         )
-        snapshot = ConversationSnapshot(meta=meta, turns=[*state.recent, turn][-self.store.window :])
+        window = [*state.recent, turn][-self.store.window :]
+        snapshot = ConversationSnapshot(meta=meta, turns=[as_judged(t) for t in window])
         judgement = judge_turn(self._rules(), snapshot, state.last_firings, now)
         reply = await self.store.commit_turn(meta, turn, judgement.risk, judgement.alerts)
         for alert in reply.alerts:

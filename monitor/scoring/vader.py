@@ -8,6 +8,11 @@ from vaderSentiment.vaderSentiment import SentimentIntensityAnalyzer
 
 from monitor.schemas import TurnScores
 
+#: VADER reads at most this many characters of a turn. Its cost grows faster than linearly with the text (an
+#: 8,000-emoji turn took 19 s on the one scoring thread, stalling every connection); a chat turn's tone is
+#: in its first thousand characters. ``bench/bench_turn_work.py`` times the worst inputs against the budget.
+MAX_CHARS = 1000
+
 
 class VaderSentiment:
     """VADER's compound score in [-1, 1]; VADER documents compound <= -0.05 as negative."""
@@ -16,7 +21,8 @@ class VaderSentiment:
         self._analyzer = SentimentIntensityAnalyzer()
 
     def compound(self, text: str) -> float:
-        return float(self._analyzer.polarity_scores(text)["compound"])
+        """The compound score of the text's first :data:`MAX_CHARS` characters."""
+        return float(self._analyzer.polarity_scores(text[:MAX_CHARS])["compound"])
 
 
 class VaderScorer:
