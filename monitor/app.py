@@ -12,6 +12,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from monitor import __version__
 from monitor.api import alerts, console, conversations, health, stream, webhooks
 from monitor.api import auth as access
+from monitor.api.docs import install_docs
 from monitor.api.errors import install_error_handlers
 from monitor.runtime import open_runtime
 from monitor.scoring import Scorer
@@ -83,8 +84,11 @@ def create_app(settings: Settings | None = None, *, scorer: Scorer | None = None
         version=__version__,
         summary="Real-time monitor of customer anger and frustration in live chat",
         lifespan=lifespan,
+        docs_url=None,  # served by monitor/api/docs.py from a package, not a CDN
+        redoc_url=None,
     )
     app.state.settings = settings
+    install_docs(app)
     install_error_handlers(app)
     access.install_rate_limit_handler(app)
     for router in (
