@@ -19,6 +19,8 @@ from types import TracebackType
 import redis
 import structlog
 from redis.asyncio import Redis as AsyncRedis
+from redis.backoff import NoBackoff
+from redis.retry import Retry
 
 from monitor.errors import EmbeddedRedisError
 from monitor.settings import Settings
@@ -91,13 +93,20 @@ class EmbeddedRedis:
 
     def _ping(self) -> bool:
         try:
-            client = redis.Redis(unix_socket_path=str(self.socket_path), socket_timeout=1)
+            client = self._probe(socket_timeout=1)
             try:
                 return bool(client.ping())
             finally:
                 client.close()
         except redis.RedisError:
             return False
+
+    def _probe(self, *, socket_timeout: float) -> redis.Redis:
+        """A client for one-off checks of the socket, without redis-py's default retries: against a dead or
+        exiting server those back off for seconds (a restart after ``kill -9`` took ~9 s instead of ~2 s)."""
+        return redis.Redis(
+            unix_socket_path=str(self.socket_path), socket_timeout=socket_timeout, retry=Retry(NoBackoff(), 0)
+        )
 
     @property
     def _owner_file(self) -> Path:
@@ -113,7 +122,7 @@ class EmbeddedRedis:
                 f"this state dir? Stop it, or set CALMWATCH_STATE_DIR or CALMWATCH_REDIS_URL"
             )
         log.warning("shutting down an embedded server left behind by a process that died", socket=str(self.socket_path))
-        client = redis.Redis(unix_socket_path=str(self.socket_path), socket_timeout=5)
+        client = self._probe(socket_timeout=5)
         try:
             client.shutdown(save=False)  # the AOF is already on disk; SHUTDOWN NOSAVE just stops it
         except redis.ConnectionError:
