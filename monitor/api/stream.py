@@ -2,8 +2,12 @@
 
 Events are processed concurrently (so turns of different conversations share scorer batches) but answered in
 order: each event becomes a task, and a sender awaits the tasks first-in, first-out. Turns of one conversation
-stay in order because the pipeline serialises them. At most ``MAX_IN_FLIGHT`` events are pending per
-connection; beyond that we stop reading, which is TCP backpressure on the connector.
+stay in order because the pipeline serialises them. At most ``MAX_IN_FLIGHT`` events are processed at once per
+connection; an event beyond that is answered ``overloaded`` (in its place in the order) without being
+processed, so the connector resends it later. The connection keeps being read meanwhile: a server that stops
+reading never reads the client's keepalive pongs either, and the client closes a healthy connection with
+1011. Only when ``MAX_QUEUED_ANSWERS`` answers wait to be sent (a client that does not read them) does the
+service stop reading, which is TCP backpressure and bounds the memory a connection holds.
 """
 
 from __future__ import annotations
@@ -19,7 +23,7 @@ from starlette.websockets import WebSocket, WebSocketDisconnect
 from monitor.api.deps import ws_runtime
 from monitor.api.errors import REDIS_UNAVAILABLE, UNAVAILABLE_DETAIL, UNAVAILABLE_RETRY_AFTER_S
 from monitor.auth import Principal, require
-from monitor.errors import IngestError, RateLimitedError
+from monitor.errors import IngestError, OverloadedError, RateLimitedError
 from monitor.ingest import ConversationEnd, StreamEvent, parse_stream_event
 from monitor.runtime import Runtime
 from monitor.schemas import ChatMessage, ConversationStart
@@ -28,6 +32,10 @@ router = APIRouter(prefix="/v1", tags=["stream"])
 log = structlog.get_logger("ingest")
 
 MAX_IN_FLIGHT = 256
+#: Answers (in processing or ready) waiting to be sent on one connection before it is not read any more.
+MAX_QUEUED_ANSWERS = 4096
+#: How long a connector is asked to wait before resending an event answered ``overloaded``.
+OVERLOADED_RETRY_AFTER_S = 0.5
 #: RFC 6455 "Message Too Big".
 CLOSE_TOO_BIG = 1009
 
@@ -55,13 +63,7 @@ async def _answer(rt: Runtime, raw: str | bytes, principal: Principal) -> dict[s
         meta = await rt.pipeline.end_conversation(event)
         return {"type": "conversation.ended", "conversation_id": meta.conversation_id}
     except IngestError as exc:
-        rt.metrics.ingest_errors.labels(code=exc.code).inc()
-        error: dict[str, Any] = {"type": "error", "code": exc.code, "detail": exc.detail}
-        if exc.message_id:
-            error["message_id"] = exc.message_id
-        if isinstance(exc, RateLimitedError):
-            error["retry_after_s"] = round(exc.retry_after_s, 3)
-        return error
+        return _error_answer(rt, exc)
     except REDIS_UNAVAILABLE as exc:  # an outage: the same event may well succeed in a moment
         log.warning("redis unavailable; stream event answered unavailable", error=str(exc))
         unavailable: dict[str, Any] = {"type": "error", "code": "unavailable", "detail": UNAVAILABLE_DETAIL}
@@ -72,6 +74,28 @@ async def _answer(rt: Runtime, raw: str | bytes, principal: Principal) -> dict[s
     except Exception:  # one bad event must never take the connection (or other connectors) down
         log.exception("unexpected error handling a stream event")
         return {"type": "error", "code": "internal_error", "detail": "the event could not be processed"}
+
+
+def _error_answer(rt: Runtime, exc: IngestError) -> dict[str, Any]:
+    rt.metrics.ingest_errors.labels(code=exc.code).inc()
+    error: dict[str, Any] = {"type": "error", "code": exc.code, "detail": exc.detail}
+    if exc.message_id:
+        error["message_id"] = exc.message_id
+    if isinstance(exc, RateLimitedError):
+        error["retry_after_s"] = round(exc.retry_after_s, 3)
+    elif isinstance(exc, OverloadedError):
+        error["retry_after_s"] = OVERLOADED_RETRY_AFTER_S
+    return error
+
+
+def _overloaded_answer(rt: Runtime, raw: str | bytes) -> dict[str, Any]:
+    """The answer to an event that arrives while ``MAX_IN_FLIGHT`` are processed: parsed (so a bad one still
+    gets its own error, and a good one its message id), not processed."""
+    try:
+        event = parse_stream_event(raw)
+    except IngestError as exc:
+        return _error_answer(rt, exc)
+    return _error_answer(rt, OverloadedError(message_id=getattr(event, "message_id", None)))
 
 
 async def _send_answer(websocket: WebSocket, answer: dict[str, Any]) -> None:
@@ -91,11 +115,13 @@ async def stream(websocket: WebSocket, principal: Annotated[Principal, Depends(r
     rt = ws_runtime(websocket)
     await websocket.accept()
     limit = rt.settings.max_frame_bytes
-    pending: asyncio.Queue[asyncio.Task[dict[str, Any]] | None] = asyncio.Queue(maxsize=MAX_IN_FLIGHT)
+    pending: asyncio.Queue[asyncio.Future[dict[str, Any]] | None] = asyncio.Queue(maxsize=MAX_QUEUED_ANSWERS)
+    processing: set[asyncio.Task[dict[str, Any]]] = set()
+    loop = asyncio.get_running_loop()
 
     async def send_in_order() -> None:
-        while (task := await pending.get()) is not None:
-            await _send_answer(websocket, await task)
+        while (answer := await pending.get()) is not None:
+            await _send_answer(websocket, await answer)
 
     sender = asyncio.create_task(send_in_order())
     gauge = rt.metrics.websocket_clients.labels(endpoint="stream")
@@ -111,7 +137,16 @@ async def stream(websocket: WebSocket, principal: Annotated[Principal, Depends(r
                 await sender
                 await websocket.close(code=CLOSE_TOO_BIG, reason=f"frame larger than {limit} bytes")
                 return
-            await pending.put(asyncio.create_task(_answer(rt, raw, principal)))
+            answer: asyncio.Future[dict[str, Any]]
+            if len(processing) >= MAX_IN_FLIGHT:
+                answer = loop.create_future()
+                answer.set_result(_overloaded_answer(rt, raw))
+            else:
+                task = asyncio.create_task(_answer(rt, raw, principal))
+                processing.add(task)
+                task.add_done_callback(processing.discard)
+                answer = task
+            await pending.put(answer)
         await pending.put(None)
         await sender
     except WebSocketDisconnect:
