@@ -1,20 +1,20 @@
-"""Throughput and latency of the emotion model, three ways, in one run on one machine (not a test).
+"""The model's speed, runtime against runtime, in one run on the same turns (a benchmark, not a test).
 
-    .venv/bin/python bench/bench_model.py                # ~2 minutes; writes bench/results.json
+    .venv/bin/python bench/bench_model.py --conversations ../shared/data/support-conversations/conversations.json
 
-(a) raw: ``tokenize + forward`` (``EmotionScorer.logits``) at batch sizes 1..64, back to back;
-(b) service: the service's scorer path, ``MicroBatcher(load_scorer())`` with the default settings
-    (max batch 32, queue 1024, max wait ``CALMWATCH_BATCH_MAX_WAIT_MS``), under an open-loop offered load of
-    10, 50 and 200 turns/s (arrivals on a fixed schedule, never waiting for answers), and at saturation (all
-    turns at once). ``--max-wait-ms 0 1 5`` compares several max waits: at each rate the values run one after
-    another, so drift in the shared machine's speed hits them alike;
-(c) naive: a stock ``transformers.pipeline("text-classification")`` over the same fine-tuned encoder,
-    called one message at a time.
+On the same turns, with the same intra-op thread count (``--threads``, default: every core this process may use):
 
-Turns come from ``models/eval/customer_service.jsonl`` (short chat turns, like the service sees), or with
-``--conversations`` from the support-conversations JSON (real turns, customer and agent, about three times
-longer; ``--out bench/results_support.json`` keeps both results). The machine is shared: the load average
-before and after is recorded with the numbers, read them together.
+(a) raw ``tokenize + forward`` at batch sizes 1, 8 and 32 for torch fp32 (the network the recipe trains), ONNX
+    Runtime fp32 (exported on the fly from the same weights) and ONNX Runtime int8 (the graph the service ships);
+(b) the service's scorer path, ``MicroBatcher`` over each runtime's scorer at saturation (every turn queued at
+    once, the service's default batch settings), so "service scorer, ONNX" against "service scorer, torch fp32"
+    is measured side by side, alternated round by round so drift in the machine's speed hits both alike;
+(c) the ONNX scorer under an open-loop offered load of 25, 50, 100 and 200 turns/s for micro-batch sizes
+    ``--max-batch`` (default 8 16 32), to choose ``CALMWATCH_BATCH_MAX_SIZE``.
+
+Turns: the support conversations' messages when ``--conversations`` is given (real turns, customer and agent),
+else ``models/eval/customer_service.jsonl``. Writes ``bench/results.json``; the load average before and after is
+recorded with the numbers (the machine may be shared: read them together).
 """
 
 from __future__ import annotations
@@ -24,33 +24,73 @@ import asyncio
 import json
 import os
 import platform
-import resource
 import statistics
 import sys
+import tempfile
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-os.environ.setdefault("HF_HUB_OFFLINE", "1")
-os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+import numpy as np
 
-import torch
-
-from monitor.batching import MicroBatcher
-from monitor.emotion_model import EmotionScorer, load_scorer
+from monitor.schemas import TurnScores
+from monitor.scoring.artifact import default_artifact_dir, read_meta
+from monitor.scoring.batching import MicroBatcher
+from monitor.scoring.cpu import cpu_info
+from monitor.scoring.emphasis import emphasis_features
+from monitor.scoring.onnx_model import TOKEN_BUDGET, OnnxEmotionScorer, scores_from_logits
+from monitor.scoring.vader import VaderSentiment
 from monitor.settings import Settings
 
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def rss_mb() -> float:
-    """Current resident set size of this process, in MiB (Linux /proc; peak RSS elsewhere)."""
-    try:
-        pages = int(Path("/proc/self/statm").read_text().split()[1])
-        return pages * os.sysconf("SC_PAGE_SIZE") / 2**20
-    except OSError:
-        return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+class TorchScorer:
+    """The trained network on torch fp32 with the service's chunking and post-processing (the old serving path)."""
+
+    name = "model"
+
+    def __init__(self, artifact: Path, threads: int) -> None:
+        import torch
+
+        from monitor.training.export import load_weights
+        from monitor.training.recipe import load_tokenizer
+
+        torch.set_num_threads(threads)
+        self.meta = read_meta(artifact)
+        self.model = load_weights(artifact, self.meta)
+        self._tokenizer = load_tokenizer()
+        self._vader = VaderSentiment()
+
+    def logits(self, texts: Sequence[str]) -> np.ndarray:
+        import torch
+
+        ids: list[list[int]] = self._tokenizer(list(texts), truncation=True, max_length=self.meta.max_length)[
+            "input_ids"
+        ]
+        feats = torch.tensor([emphasis_features(t) for t in texts], dtype=torch.float32)
+        order = sorted(range(len(ids)), key=lambda i: len(ids[i]))
+        out = np.zeros((len(texts), len(self.meta.outputs)), dtype=np.float32)
+        start = 0
+        with torch.inference_mode():
+            while start < len(order):
+                end = start + 1
+                while end < len(order) and (end - start + 1) * len(ids[order[end]]) <= TOKEN_BUDGET:
+                    end += 1
+                chunk = order[start:end]
+                width = len(ids[chunk[-1]])
+                input_ids = torch.zeros((len(chunk), width), dtype=torch.long)
+                mask = torch.zeros((len(chunk), width), dtype=torch.long)
+                for r, i in enumerate(chunk):
+                    input_ids[r, : len(ids[i])] = torch.tensor(ids[i])
+                    mask[r, : len(ids[i])] = 1
+                out[chunk] = self.model(input_ids, mask, feats[chunk]).numpy()
+                start = end
+        return out
+
+    def score(self, texts: Sequence[str]) -> list[TurnScores]:
+        return scores_from_logits(self.meta, texts, self.logits(texts), self._vader) if texts else []
 
 
 def pct(values: Sequence[float], q: float) -> float:
@@ -58,45 +98,46 @@ def pct(values: Sequence[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, round(q / 100 * (len(ordered) - 1)))]
 
 
-def summary(latencies_s: Sequence[float], turns: int, elapsed_s: float) -> dict[str, float]:
-    return {
-        "turns": turns,
-        "turns_per_s": round(turns / elapsed_s, 1),
-        "p50_ms": round(1000 * pct(latencies_s, 50), 2),
-        "p99_ms": round(1000 * pct(latencies_s, 99), 2),
-    }
-
-
-def bench_raw(scorer: EmotionScorer, texts: Sequence[str], seconds: float, rounds: int = 3) -> dict[str, Any]:
-    """Back-to-back batches at each size; latency is per batch (what a turn in that batch waits).
-
-    The sizes are measured in ``rounds`` interleaved rounds of ``seconds / rounds`` each and the median round
-    is reported, so a burst of load from another process spoils one round, not a whole batch size.
-    """
-    sizes = (1, 2, 4, 8, 16, 32, 64)
-    per_size: dict[int, list[dict[str, float]]] = {size: [] for size in sizes}
-    for _ in range(rounds):
+def bench_raw(logits: Callable[[Sequence[str]], Any], texts: Sequence[str], seconds: float) -> dict[str, Any]:
+    """Back-to-back batches at sizes 1, 8, 32 over the turns in order; median of 3 interleaved rounds."""
+    sizes = (1, 8, 32)
+    per: dict[int, list[float]] = {s: [] for s in sizes}
+    for _ in range(3):
         for size in sizes:
-            scorer.logits(texts[:size])  # warm-up
-            latencies, turns, i = [], 0, 0
-            started = time.perf_counter()
-            while time.perf_counter() - started < seconds / rounds:
-                batch = [texts[(i + k) % len(texts)] for k in range(size)]
+            logits(texts[:size])
+            turns, i, started = 0, 0, time.perf_counter()
+            while time.perf_counter() - started < seconds / 3:
+                logits([texts[(i + k) % len(texts)] for k in range(size)])
                 i += size
-                t0 = time.perf_counter()
-                scorer.logits(batch)
-                latencies.append(time.perf_counter() - t0)
                 turns += size
-            per_size[size].append(summary(latencies, turns, time.perf_counter() - started))
-    out = {}
-    for size, results in per_size.items():
-        median = sorted(results, key=lambda r: r["turns_per_s"])[len(results) // 2]
-        out[str(size)] = {**median, "rounds_turns_per_s": [r["turns_per_s"] for r in results]}
-        print(f"raw batch {size:>2}: {out[str(size)]}", file=sys.stderr)
-    return out
+            per[size].append(turns / (time.perf_counter() - started))
+    return {str(s): round(statistics.median(v), 1) for s, v in per.items()}
 
 
-async def _offered_load(batcher: MicroBatcher, texts: Sequence[str], rate: float, seconds: float) -> dict[str, Any]:
+async def saturation(scorers: dict[str, Any], texts: Sequence[str], settings: Settings) -> dict[str, Any]:
+    """Every turn queued at once on a MicroBatcher over each scorer, alternating scorers round by round."""
+    batchers = {name: MicroBatcher.from_settings(s, settings) for name, s in scorers.items()}
+    for b in batchers.values():
+        await b.start()
+        await b.score("warm-up")
+    turns = list(texts[: min(len(texts), settings.score_queue_max)])
+    rounds: dict[str, list[float]] = {name: [] for name in scorers}
+    for _ in range(3):
+        for name, b in batchers.items():
+            t0 = time.perf_counter()
+            await asyncio.gather(*(b.score(t) for t in turns))
+            rounds[name].append(len(turns) / (time.perf_counter() - t0))
+    for b in batchers.values():
+        await b.aclose()
+    return {name: {"turns_per_s": round(statistics.median(v), 1), "rounds": [round(x, 1) for x in v]}
+            for name, v in rounds.items()}  # fmt: skip
+
+
+async def offered(scorer: Any, texts: Sequence[str], settings: Settings, rate: float, seconds: float) -> dict[str, Any]:
+    """Open-loop arrivals at ``rate`` turns/s through a MicroBatcher; latency per turn, mean batch."""
+    batcher = MicroBatcher.from_settings(scorer, settings)
+    await batcher.start()
+    await batcher.score("warm-up")
     loop = asyncio.get_running_loop()
     latencies: list[float] = []
     refused = 0
@@ -112,7 +153,6 @@ async def _offered_load(batcher: MicroBatcher, texts: Sequence[str], rate: float
         latencies.append(time.perf_counter() - t0)
 
     n = max(1, int(rate * seconds))
-    batches_before, turns_before = batcher.stats.batches, batcher.stats.turns
     start = loop.time()
     tasks = []
     for k in range(n):
@@ -122,155 +162,83 @@ async def _offered_load(batcher: MicroBatcher, texts: Sequence[str], rate: float
         tasks.append(asyncio.create_task(one(texts[k % len(texts)])))
     await asyncio.gather(*tasks)
     elapsed = loop.time() - start
-    result = summary(latencies, len(latencies), elapsed)
-    batches = batcher.stats.batches - batches_before
-    result["mean_batch"] = round((batcher.stats.turns - turns_before) / max(1, batches), 2)
-    result["refused"] = refused
-    return result
-
-
-async def bench_service(
-    scorer: EmotionScorer, texts: Sequence[str], seconds: float, max_waits_ms: Sequence[float]
-) -> dict[str, Any]:
-    settings = Settings()
-    out: dict[str, Any] = {
-        "settings": {
-            "max_batch": settings.batch_max_size,
-            "max_wait_ms": settings.batch_max_wait_ms,
-            "max_queue": settings.score_queue_max,
-        },
-        "offered": [],
-    }
-    for rate in (10, 50, 200):
-        for wait_ms in max_waits_ms:
-            batcher = MicroBatcher.from_settings(scorer, settings.model_copy(update={"batch_max_wait_ms": wait_ms}))
-            await batcher.start()
-            await batcher.score("warm-up")
-            measured = await _offered_load(batcher, texts, rate, seconds)
-            result = {"max_wait_ms": wait_ms, "offered_per_s": rate, **measured}
-            await batcher.aclose()
-            out["offered"].append(result)
-            print(f"service: {result}", file=sys.stderr)
-    batcher = MicroBatcher.from_settings(scorer, settings)
-    await batcher.start()
-    # saturation, paired with the raw model on the very same turns and alternated round by round, so that
-    # load from other processes on a shared machine hits both sides alike; the ratio is the median's
-    n = min(batcher.max_queue, 1000)
-    turns = [texts[k % len(texts)] for k in range(n)]
-    rounds = []
-    for _ in range(3):
-        t0 = time.perf_counter()
-        for start in range(0, n, batcher.max_batch):
-            scorer.logits(turns[start : start + batcher.max_batch])
-        raw_s = time.perf_counter() - t0
-        t0 = time.perf_counter()
-        await asyncio.gather(*(batcher.score(text) for text in turns))
-        service_s = time.perf_counter() - t0
-        rounds.append({"raw_turns_per_s": round(n / raw_s, 1), "service_turns_per_s": round(n / service_s, 1)})
-        print(f"saturation round: {rounds[-1]}", file=sys.stderr)
-    ratios = [r["service_turns_per_s"] / r["raw_turns_per_s"] for r in rounds]
-    out["saturated"] = {
-        "turns": n,
-        "rounds": rounds,
-        "turns_per_s": statistics.median(r["service_turns_per_s"] for r in rounds),
-        "raw_same_turns_per_s": statistics.median(r["raw_turns_per_s"] for r in rounds),
-        "service_over_raw": round(statistics.median(ratios), 3),
-    }
+    stats = batcher.stats
     await batcher.aclose()
-    return out
-
-
-def bench_naive(scorer: EmotionScorer, texts: Sequence[str], seconds: float) -> dict[str, Any]:
-    """A stock transformers pipeline over the same encoder weights, one message per call."""
-    from transformers import BertConfig, BertForSequenceClassification, pipeline
-
-    from monitor.emotion_model import base_model_dir
-
-    labels = scorer.meta.outputs  # the naive pipeline runs the same head: labels and any group outputs
-    config = BertConfig.from_pretrained(
-        str(base_model_dir()),
-        num_labels=len(labels),
-        id2label=dict(enumerate(labels)),
-        label2id={label: i for i, label in enumerate(labels)},
-        problem_type="multi_label_classification",
-    )
-    hf = BertForSequenceClassification(config)
-    hf.bert.load_state_dict(scorer.model.encoder.state_dict(), strict=False)  # the pooler stays random
-    hf.classifier.load_state_dict(scorer.model.head.state_dict())
-    hf.eval()
-    classify = pipeline("text-classification", model=hf, tokenizer=scorer._tokenizer, top_k=None, device=-1)
-    classify(texts[0])
-    latencies = []
-    started = time.perf_counter()
-    i = 0
-    while time.perf_counter() - started < seconds:
-        t0 = time.perf_counter()
-        classify(texts[i % len(texts)])
-        latencies.append(time.perf_counter() - t0)
-        i += 1
-    return summary(latencies, i, time.perf_counter() - started)
+    return {
+        "offered_per_s": rate,
+        "answered_per_s": round(len(latencies) / elapsed, 1),
+        "p50_ms": round(1000 * pct(latencies, 50), 1),
+        "p99_ms": round(1000 * pct(latencies, 99), 1),
+        "mean_batch": round(stats.mean_batch, 2),
+        "refused": refused,
+    }
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--seconds", type=float, default=8.0, help="duration of each measurement")
-    parser.add_argument("--threads", type=int, default=2, help="torch intra-op threads")
+    parser.add_argument("--seconds", type=float, default=6.0, help="duration of each measurement")
+    parser.add_argument("--threads", type=int, default=None, help="intra-op threads (default: usable cores)")
+    parser.add_argument("--turns", type=int, default=384, help="how many turns to use")
     parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results.json")
-    parser.add_argument("--model", type=Path, default=None, help="artifact directory (default: models/artifact)")
-    parser.add_argument("--conversations", type=Path, help="support-conversations JSON: bench on its dialog turns")
-    parser.add_argument(
-        "--max-wait-ms",
-        type=float,
-        nargs="+",
-        default=[Settings().batch_max_wait_ms],
-        help="micro-batching max waits to compare under offered load (default: the service's setting)",
-    )
+    parser.add_argument("--model", type=Path, default=None, help="artifact directory (default: the packaged one)")
+    parser.add_argument("--conversations", type=Path, help="support-conversations JSON: bench on its turns")
+    parser.add_argument("--max-batch", type=int, nargs="+", default=[8, 16, 32], help="micro-batch sizes to compare")
+    parser.add_argument("--no-torch", action="store_true", help="skip the torch rows (no train extra installed)")
     args = parser.parse_args(argv)
-    torch.set_num_threads(args.threads)
+    cpu = cpu_info()
+    threads = args.threads or cpu.cores
     if args.conversations:
         dialogs = json.loads(args.conversations.read_text())
-        texts = [turn["message"] for dialog in dialogs for turn in dialog["dialogContent"] if turn["message"].strip()]
+        texts = [t["message"] for d in dialogs for t in d["dialogContent"] if t["message"].strip()]
     else:
         texts = [json.loads(line)["text"] for line in (ROOT / "models/eval/customer_service.jsonl").open()]
-    rss_start = rss_mb()
-    t0 = time.perf_counter()
-    scorer = load_scorer(args.model)
-    assert isinstance(scorer, EmotionScorer)
-    load_s = time.perf_counter() - t0
-    rss_loaded = rss_mb()
+    texts = texts[: args.turns]
+    artifact = args.model or default_artifact_dir()
     result: dict[str, Any] = {
         "machine": {
-            "cpus": os.cpu_count(),
-            "torch_threads": torch.get_num_threads(),
+            "cpu": cpu.summary(),
+            "threads": threads,
             "python": platform.python_version(),
-            "torch": torch.__version__,
             "load_average_before": [round(x, 2) for x in os.getloadavg()],
         },
         "turns_from": str(args.conversations or "models/eval/customer_service.jsonl"),
-        "model_load_s": round(load_s, 2),
-        "rss_mb": {"before_load": round(rss_start), "model_loaded": round(rss_loaded)},
+        "turns": len(texts),
     }
-    result["raw"] = bench_raw(scorer, texts, args.seconds)
-    result["service"] = asyncio.run(bench_service(scorer, texts, args.seconds, args.max_wait_ms))
-    result["naive_pipeline"] = bench_naive(scorer, texts, args.seconds)
-    print(f"naive pipeline: {result['naive_pipeline']}", file=sys.stderr)
-    best_raw = max(v["turns_per_s"] for v in result["raw"].values())
-    result["ratios"] = {
-        "service_over_raw_same_turns_paired": result["service"]["saturated"]["service_over_raw"],
-        "service_saturated_over_best_raw": round(result["service"]["saturated"]["turns_per_s"] / best_raw, 3),
-        "service_saturated_over_raw_batch_32": round(
-            result["service"]["saturated"]["turns_per_s"] / result["raw"]["32"]["turns_per_s"], 3
-        ),
-        "service_saturated_over_naive": round(
-            result["service"]["saturated"]["turns_per_s"] / result["naive_pipeline"]["turns_per_s"], 2
-        ),
-        "best_raw_over_naive": round(best_raw / result["naive_pipeline"]["turns_per_s"], 2),
-    }
-    result["rss_mb"]["end"] = round(rss_mb())
-    result["rss_mb"]["peak"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
+    int8 = OnnxEmotionScorer(artifact, threads=threads)
+    scorers: dict[str, Any] = {f"onnx {int8.precision}": int8}
+    raw: dict[str, Any] = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        if not args.no_torch:
+            torch_scorer = TorchScorer(artifact, threads)
+            from monitor.training.export import export_fp32
+
+            fp32_path = Path(tmp) / "fp32.onnx"
+            export_fp32(torch_scorer.model, fp32_path)
+            fp32 = OnnxEmotionScorer(artifact, threads=threads, graph=fp32_path)
+            raw["torch fp32"] = bench_raw(torch_scorer.logits, texts, args.seconds)
+            raw["onnx fp32"] = bench_raw(fp32.logits, texts, args.seconds)
+            scorers = {"torch fp32": torch_scorer, **scorers}
+        raw[f"onnx {int8.precision}"] = bench_raw(int8.logits, texts, args.seconds)
+        for name, row in raw.items():
+            print(f"raw {name}: {row}", file=sys.stderr)
+        settings = Settings()
+        result["raw_turns_per_s"] = raw
+        result["service_saturated"] = asyncio.run(saturation(scorers, texts, settings))
+        print(f"service saturated: {result['service_saturated']}", file=sys.stderr)
+    if "torch fp32" in scorers:
+        onnx_name = f"onnx {int8.precision}"
+        sat = result["service_saturated"]
+        result["service_onnx_over_torch"] = round(sat[onnx_name]["turns_per_s"] / sat["torch fp32"]["turns_per_s"], 2)
+    result["offered"] = []
+    for max_batch in args.max_batch:
+        settings = Settings(batch_max_size=max_batch)
+        for rate in (25, 50, 100, 200):
+            row = {"max_batch": max_batch, **asyncio.run(offered(int8, texts, settings, rate, args.seconds))}
+            result["offered"].append(row)
+            print(f"offered: {row}", file=sys.stderr)
     result["machine"]["load_average_after"] = [round(x, 2) for x in os.getloadavg()]
     args.out.write_text(json.dumps(result, indent=2) + "\n")
-    print(json.dumps({k: result[k] for k in ("ratios", "rss_mb", "model_load_s", "machine")}, indent=2))
+    print(json.dumps({k: result[k] for k in ("raw_turns_per_s", "service_saturated") if k in result}, indent=2))
     return 0
 
 

@@ -130,6 +130,9 @@ def _add_score(sub: Subparsers) -> None:
 
 def _cmd_score(args: argparse.Namespace) -> int:
     from monitor.errors import ModelArtifactError
+    from monitor.observability import configure_logging
+
+    configure_logging("WARNING", "console")  # stdout carries the JSONL; logs, if any, go to stderr
 
     try:
         return score_command(args.input, model_path=args.model, batch_size=args.batch_size)
@@ -193,10 +196,10 @@ def score_command(
     out = out if out is not None else sys.stdout
     if model_path is None and os.environ.get("CALMWATCH_MODEL_PATH"):
         model_path = Path(os.environ["CALMWATCH_MODEL_PATH"])
+    scorer = load_scorer("model", model_path)
     if input_path is not None and not input_path.is_file():
         print(f"calmwatch score: {input_path}: no such file", file=sys.stderr)
         return 2
-    scorer = load_scorer("model", model_path)
     if input_path is None:
         for chunk in _text_chunks(sys.stdin, batch_size):
             for text, scores in zip(chunk, scorer.score(chunk), strict=True):
@@ -226,17 +229,21 @@ def _add_export(sub: Subparsers) -> None:
     p.add_argument("--artifact", type=Path, default=Path("models/artifact"), help="artifact directory (rewritten)")
     p.add_argument(
         "--check", type=Path, default=Path("models/eval/customer_service.jsonl"),
-        help="JSONL of {text, anger, frustration} the int8 graph is compared on",
+        help="JSONL of {text, anger, frustration} the int8 graph is compared on (without --data)",
     )  # fmt: skip
+    p.add_argument("--data", type=Path, default=None, help="compare on the corpora's dev mix instead, as train does")
     p.set_defaults(handler=_cmd_export)
 
 
 def _cmd_export(args: argparse.Namespace) -> int:
     from monitor.errors import ModelArtifactError
+    from monitor.observability import configure_logging
+
+    configure_logging("WARNING", "console")
     from monitor.training.export import export_command
 
     try:
-        return export_command(args.artifact, args.check)
+        return export_command(args.artifact, args.check, args.data)
     except (ModelArtifactError, FileNotFoundError) as exc:
         print(f"calmwatch export: {exc}", file=sys.stderr)
         return 2

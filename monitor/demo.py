@@ -275,10 +275,10 @@ def _port_free(host: str, port: int) -> bool:
 
 def _demo_scorer(settings: Settings, out: TextIO) -> Scorer:
     """The configured scorer; VADER when the trained model is not there, so that a demo always starts."""
-    from monitor.runtime import load_scorer
+    from monitor.scoring import load_scorer
 
     try:
-        return load_scorer(settings)
+        return load_scorer(settings.scorer, settings.model_path, threads=settings.scoring_threads)
     except CalmwatchError as exc:
         print(f"The trained model could not be loaded ({exc}); the demo scores with VADER instead.", file=out)
         return VaderScorer()

@@ -591,7 +591,7 @@ def replay_command(
     from monitor.errors import RulePackError
     from monitor.observability import configure_logging
     from monitor.rules import load_rule_pack
-    from monitor.runtime import load_scorer
+    from monitor.scoring import load_scorer
 
     out = out or sys.stdout
     configure_logging("WARNING", "console")  # the report is the output; per-turn service logs would drown it
@@ -613,7 +613,7 @@ def replay_command(
         return 2
     if limit is not None:
         conversations = conversations[:limit]
-    scorer = load_scorer(settings)
+    scorer = load_scorer(settings.scorer, settings.model_path, threads=settings.scoring_threads)
     results = asyncio.run(
         run_replay(
             conversations, settings=settings, engine=engine, scorer=scorer, concurrency=concurrency, progress=progress

@@ -39,7 +39,7 @@ from monitor.pipeline import AsyncScorer, Pipeline, PipelineObserver, RuleEvalua
 from monitor.redis_server import EmbeddedRedis
 from monitor.rules import RuleReloader
 from monitor.schemas import utcnow
-from monitor.scoring import Scorer, VaderScorer
+from monitor.scoring import Scorer, load_scorer
 from monitor.scoring.batching import MicroBatcher
 from monitor.settings import Settings
 from monitor.state import ConversationStore
@@ -66,15 +66,6 @@ class Runtime:
     @property
     def store(self) -> ConversationStore:
         return self.pipeline.store
-
-
-def load_scorer(settings: Settings) -> Scorer:
-    """The configured scorer; the trained model unless ``CALMWATCH_SCORER=vader``."""
-    if settings.scorer == "vader":
-        return VaderScorer()
-    from monitor.emotion_model import load_scorer as load_model  # torch import is slow: only when needed
-
-    return load_model(settings.model_path)
 
 
 def redacted(url: str) -> str:
@@ -260,7 +251,9 @@ async def open_runtime(settings: Settings, *, scorer: Scorer | None = None) -> A
     async with open_redis(settings.redis_url, attempts=settings.redis_connect_attempts, data_dir=data_dir) as redis:
         auth = await Authenticator.open(redis, settings)  # refuses an open API on a public interface
         if scorer is None:
-            scorer = await asyncio.to_thread(load_scorer, settings)
+            scorer = await asyncio.to_thread(
+                load_scorer, settings.scorer, settings.model_path, threads=settings.scoring_threads
+            )
         metrics = Metrics()
         async with running_batcher(scorer, settings) as batcher:
             metrics.track_queue("scoring", lambda: batcher.queue_depth)

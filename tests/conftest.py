@@ -23,9 +23,6 @@ from monitor.settings import Settings
 from tests.fakes import KeywordScorer
 from tests.paths import REPO_ROOT
 
-os.environ.setdefault("HF_HUB_OFFLINE", "1")
-os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
-
 
 @pytest.fixture(scope="session")
 def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:

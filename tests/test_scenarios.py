@@ -26,13 +26,10 @@ pytestmark = pytest.mark.model
 @pytest.fixture(scope="module")
 def results(redis_url: str) -> dict[str, ConversationResult]:
     """Every scenario replayed once with the committed model (or CALMWATCH_MODEL_PATH) and the default pack."""
-    from monitor.emotion_model import DEFAULT_ARTIFACT_DIR, load_scorer
+    from monitor.scoring import load_scorer
 
-    model_path = Settings().model_path
-    if model_path is None and not DEFAULT_ARTIFACT_DIR.exists():
-        pytest.skip(f"no trained model artifact at {DEFAULT_ARTIFACT_DIR}")
     engine = load_rule_pack([REPO / "rules"])
-    scorer = load_scorer(model_path)
+    scorer = load_scorer("model", Settings().model_path)
     done = asyncio.run(
         run_replay(
             load_conversations(SCENARIOS),

@@ -127,18 +127,26 @@ class OnnxEmotionScorer:
     def score(self, texts: Sequence[str]) -> list[TurnScores]:
         if not texts:
             return []
-        rows = self.logits(texts).astype(np.float64).tolist()
-        outputs, labels = self.meta.outputs, self.meta.labels
-        scores: list[TurnScores] = []
-        for text, row in zip(texts, rows, strict=True):
-            by_output = dict(zip(outputs, row, strict=True))
-            compound = self._vader.compound(text)
-            scores.append(
-                TurnScores(
-                    anger=self.meta.anger(by_output, compound),
-                    frustration=self.meta.frustration(by_output, compound),
-                    sentiment=compound,
-                    emotions={k: 1.0 / (1.0 + math.exp(-by_output[k])) for k in labels},
-                )
+        return scores_from_logits(self.meta, texts, self.logits(texts), self._vader)
+
+
+def scores_from_logits(
+    meta: ArtifactMeta, texts: Sequence[str], logits: np.ndarray, vader: VaderSentiment
+) -> list[TurnScores]:
+    """The network's logits -> calibrated anger/frustration, emotion probabilities, VADER sentiment (one per text).
+
+    Shared with the benchmark's torch path, so both runtimes are compared on exactly the same post-processing.
+    """
+    scores: list[TurnScores] = []
+    for text, row in zip(texts, np.asarray(logits, dtype=np.float64).tolist(), strict=True):
+        by_output = dict(zip(meta.outputs, row, strict=True))
+        compound = vader.compound(text)
+        scores.append(
+            TurnScores(
+                anger=meta.anger(by_output, compound),
+                frustration=meta.frustration(by_output, compound),
+                sentiment=compound,
+                emotions={k: 1.0 / (1.0 + math.exp(-by_output[k])) for k in meta.labels},
             )
-        return scores
+        )
+    return scores

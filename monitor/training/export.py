@@ -149,12 +149,34 @@ def write_onnx(model: MeanPoolClassifier, out_dir: Path, check: CheckSet) -> dic
     return {"precision": "int8" if holds else "fp32", "opset": OPSET, "int8_check": result}
 
 
-def export_command(artifact_dir: Path, check_path: Path) -> int:
-    """``calmwatch export``: re-create ``model.onnx`` (and the checksums) from the artifact's weights."""
+def dev_mix_check(data_dir: Path) -> CheckSet:
+    """Every corpus's dev split under ``data_dir``: what ``calmwatch train`` checks the int8 graph on."""
+    from monitor.training.corpora import ANGER_COLUMN, CORPORA, FRUSTRATION_COLUMN, read_corpus
+
+    sets = [read_corpus(data_dir, corpus, "dev") for corpus in CORPORA]
+    targets = np.concatenate([s.targets for s in sets])
+    mask = np.concatenate([s.mask for s in sets])
+    labels = {}
+    for score, column in (("anger", ANGER_COLUMN), ("frustration", FRUSTRATION_COLUMN)):
+        rows = np.flatnonzero(mask[:, column] > 0)
+        labels[score] = (rows, targets[rows, column])
+    return CheckSet([t for s in sets for t in s.texts], labels, "dev mix")
+
+
+def export_command(artifact_dir: Path, check_path: Path, data_dir: Path | None = None) -> int:
+    """``calmwatch export``: re-create ``model.onnx`` (and the checksums) from the artifact's weights.
+
+    With ``data_dir`` the int8 graph is checked on the dev mix, as ``calmwatch train`` does; otherwise on the
+    JSONL at ``check_path``.
+    """
     meta = read_meta(artifact_dir)
     model = load_weights(artifact_dir, meta)
-    if not check_path.is_file():
+    if data_dir is not None:
+        check = dev_mix_check(data_dir)
+    elif check_path.is_file():
+        check = CheckSet.from_jsonl(check_path)
+    else:
         raise FileNotFoundError(f"{check_path}: the int8 check set is missing (a JSONL of text/anger/frustration)")
-    finish_artifact(model, meta, artifact_dir, check=CheckSet.from_jsonl(check_path))
+    finish_artifact(model, meta, artifact_dir, check=check)
     print(f"wrote {artifact_dir / ONNX_FILE}: {meta.onnx['precision']}, check {json.dumps(meta.onnx['int8_check'])}")
     return 0
