@@ -23,6 +23,9 @@ from monitor import redis_keys as keys
 from monitor.schemas import SEVERITY_RANK, Alert, AlertCandidate, ConversationMeta, Severity, TurnRecord
 
 # ASCII digits only (``\d`` also matches other scripts' digits, which Redis refuses), at most 20 each side.
+#: A stream id as a JSON-schema pattern (what the OpenAPI document gives for ``since``): 19 digits a side at
+#: most, so every id the pattern allows is below 2^64 (:func:`is_stream_id` also takes the 20-digit rest).
+STREAM_ID_PATTERN = r"^[0-9]{1,19}(-[0-9]{1,19})?$"
 _STREAM_ID = re.compile(r"([0-9]{1,20})(?:-([0-9]{1,20}))?")
 #: Both parts of a stream id are unsigned 64-bit numbers; Redis answers an error for anything larger.
 _MAX_ID_PART = 2**64 - 1

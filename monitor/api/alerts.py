@@ -7,7 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Query
 from starlette.websockets import WebSocket
 
-from monitor.alerts import is_stream_id
+from monitor.alerts import STREAM_ID_PATTERN, is_stream_id
 from monitor.api.deps import runtime, ws_runtime
 from monitor.api.errors import ErrorBody
 from monitor.auth import Principal, require, require_nudges
@@ -21,7 +21,11 @@ router = APIRouter(prefix="/v1", tags=["alerts"])
 Rt = Annotated[Runtime, Depends(runtime)]
 Since = Annotated[
     str | None,
-    Query(description="an alert id; only alerts after it are returned (use the last id you saw). `0` means all."),
+    Query(
+        description="an alert id; only alerts after it are returned (use the last id you saw). `0` means all.",
+        # Documented, and checked by _check_since (so a bad cursor is `invalid_cursor`, not `invalid_event`).
+        json_schema_extra={"pattern": STREAM_ID_PATTERN},
+    ),
 ]
 
 

@@ -9,13 +9,14 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query
+from fastapi import Path as PathParam
 from fastapi.responses import FileResponse, JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 
-from monitor.alerts import is_stream_id
+from monitor.alerts import STREAM_ID_PATTERN, is_stream_id
 from monitor.api.deps import runtime
 from monitor.api.errors import ErrorBody, error_response
 from monitor.auth import Principal, require
@@ -77,6 +78,14 @@ async def static_file(path: str) -> FileResponse | JSONResponse:
     return FileResponse(target, media_type=_MEDIA_TYPES[target.suffix], headers=_NO_CACHE)
 
 
+_ONE_ID = STREAM_ID_PATTERN.strip("^$")
+_ID_LIST_PATTERN = f"^({_ONE_ID}(,{_ONE_ID})*)?$"
+_AUTH_ERRORS: dict[int | str, dict[str, Any]] = {
+    401: {"model": ErrorBody, "description": "No valid API key or token"},
+    403: {"model": ErrorBody, "description": "The key's role may not do this"},
+}
+
+
 class AckRequest(BaseModel):
     """Body of an acknowledgement; it may be empty."""
 
@@ -88,10 +97,10 @@ class AckRequest(BaseModel):
     "/v1/alerts/{alert_id}/ack",
     tags=["alerts"],
     response_model=Acknowledgement,
-    responses={404: {"model": ErrorBody}, 422: {"model": ErrorBody}},
+    responses={**_AUTH_ERRORS, 404: {"model": ErrorBody}, 422: {"model": ErrorBody}},
 )
 async def acknowledge_alert(
-    alert_id: str,
+    alert_id: Annotated[str, PathParam(json_schema_extra={"pattern": STREAM_ID_PATTERN})],  # checked below
     rt: Rt,
     principal: Annotated[Principal, Depends(require("read"))],  # supervisors (and admins) acknowledge
     body: AckRequest | None = None,
@@ -111,12 +120,18 @@ async def acknowledge_alert(
     "/v1/alerts/acks",
     tags=["alerts"],
     response_model=list[Acknowledgement],
-    responses={422: {"model": ErrorBody}},
+    responses={**_AUTH_ERRORS, 422: {"model": ErrorBody}},
     dependencies=[Depends(require("read"))],
 )
 async def list_acknowledgements(
     rt: Rt,
-    ids: Annotated[str, Query(description="comma-separated alert ids (at most 500)")] = "",
+    ids: Annotated[
+        str,
+        Query(
+            description="comma-separated alert ids (at most 500)",
+            json_schema_extra={"pattern": _ID_LIST_PATTERN},  # checked below, for its code
+        ),
+    ] = "",
 ) -> list[Acknowledgement] | JSONResponse:
     """The acknowledgements of the given alerts (those that have one): what a console loads with its feed."""
     wanted = [i for i in (part.strip() for part in ids.split(",")) if i]

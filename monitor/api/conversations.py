@@ -39,7 +39,11 @@ _READ = [Depends(require("read"))]  # supervisor (or admin) keys
 
 
 @router.post(
-    "/conversations", status_code=201, response_model=ConversationMeta, responses=_ERRORS, dependencies=_INGEST
+    "/conversations",
+    status_code=201,
+    response_model=ConversationMeta,
+    responses={**_ERRORS, 200: {"model": ConversationMeta, "description": "Started already: the stored metadata"}},
+    dependencies=_INGEST,
 )
 async def start_conversation(event: ConversationStart, rt: Rt, response: Response) -> ConversationMeta:
     """Start watching a conversation. Starting it again returns the stored metadata with 200."""

@@ -13,6 +13,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 from starlette.exceptions import HTTPException
+from starlette.routing import compile_path
 
 from monitor.errors import IngestError, OverloadedError, RateLimitedError, UnknownConversationError
 from monitor.ingest import describe_errors
@@ -41,6 +42,23 @@ def status_for(exc: IngestError) -> int:
         if cls in INGEST_STATUS:
             return INGEST_STATUS[cls]
     return INGEST_STATUS[IngestError]
+
+
+#: The documented ``code`` of an HTTP error raised by a route or by the framework. A 422 raised by a route
+#: means a field's value was refused (e.g. a key's role without its agent id): the same as a validation error.
+_HTTP_CODES = {401: "unauthorized", 403: "forbidden", 404: "not_found", 405: "method_not_allowed", 422: "invalid_event"}
+
+
+def _allowed_methods(request: Request) -> list[str]:
+    """Every method the OpenAPI document gives for the request's path (HEAD wherever GET is served)."""
+    methods: set[str] = set()
+    for template, operations in request.app.openapi()["paths"].items():
+        pattern, _, _ = compile_path(template)
+        if pattern.match(request.url.path):
+            methods |= {method.upper() for method in operations}
+    if "GET" in methods:
+        methods.add("HEAD")
+    return sorted(methods)
 
 
 class ErrorBody(BaseModel):
@@ -76,12 +94,14 @@ def install_error_handlers(app: FastAPI) -> None:
             # FastAPI's answer to a body that is not UTF-8: same code and status as any other undecodable body.
             request.app.state.runtime.metrics.ingest_errors.labels(code="invalid_json").inc()
             return error_response(422, "invalid_json", "the body is not valid JSON (or not UTF-8)")
-        code = {401: "unauthorized", 403: "forbidden", 404: "not_found", 405: "method_not_allowed"}.get(
-            exc.status_code, f"http_{exc.status_code}"
-        )
+        code = _HTTP_CODES.get(exc.status_code, f"http_{exc.status_code}")
         response = error_response(exc.status_code, code, str(exc.detail))
         for name, value in (exc.headers or {}).items():
             response.headers[name] = value
+        if exc.status_code == 405:
+            # Starlette names only the methods of the first route that matched the path; a path served by
+            # several routes (GET and POST /v1/conversations) must list them all (RFC 9110, 15.5.6).
+            response.headers["Allow"] = ", ".join(_allowed_methods(request))
         return response
 
     async def on_redis_unavailable(request: Request, exc: Exception) -> JSONResponse:
