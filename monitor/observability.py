@@ -8,11 +8,13 @@ conversation and message ids are bound to the log context by the pipeline.
 from __future__ import annotations
 
 import logging
+import re
 import sys
 from collections.abc import Callable
 
 import structlog
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+from structlog.types import EventDict
 
 
 class Metrics:
@@ -54,15 +56,39 @@ class Metrics:
         self.queue_depth.labels(queue=name).set_function(depth)
 
 
+# What a credential looks like in a log line: an API key or token by its prefix, a credential in a query string
+# (uvicorn logs websocket paths with theirs: ``?token=...``), and a bearer header value.
+_CREDENTIALS = [
+    (re.compile(r"\b(cw[kt]_)[A-Za-z0-9_\-.=]+"), r"\1***"),
+    (re.compile(r"(?i)\b((?:token|key|api_key|access_token|secret)=)[^&\s\"']+"), r"\1***"),
+    (re.compile(r"(?i)\b(bearer\s+)[^\s\"',]+"), r"\1***"),
+]
+
+
+def redact(text: str) -> str:
+    """``text`` with every credential in it replaced by ``***`` (the prefix kept, so a reader sees what it was)."""
+    for pattern, replacement in _CREDENTIALS:
+        text = pattern.sub(replacement, text)
+    return text
+
+
+def redact_credentials(_logger: object, _method: str, event_dict: EventDict) -> EventDict:
+    """A structlog processor: :func:`redact` every text value, whoever logged it (uvicorn's lines included)."""
+    for name, value in event_dict.items():
+        if isinstance(value, str):
+            event_dict[name] = redact(value)
+    return event_dict
+
+
 def configure_logging(level: str = "INFO", fmt: str = "auto") -> None:
     """Route stdlib and structlog logs to stderr in one format; ``auto`` picks JSON unless on a terminal."""
     use_json = fmt == "json" or (fmt == "auto" and not sys.stderr.isatty())
     # The console renderer draws exceptions itself; JSON needs them turned into text first, or a log line says
     # only ``"exc_info": true`` (no type, message or traceback).
     renderers: list[structlog.types.Processor] = (
-        [structlog.processors.format_exc_info, structlog.processors.JSONRenderer()]
+        [structlog.processors.format_exc_info, redact_credentials, structlog.processors.JSONRenderer()]
         if use_json
-        else [structlog.dev.ConsoleRenderer()]
+        else [redact_credentials, structlog.dev.ConsoleRenderer()]
     )
     shared: list[structlog.types.Processor] = [
         structlog.contextvars.merge_contextvars,

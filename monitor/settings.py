@@ -60,6 +60,9 @@ class Settings(BaseSettings):
     # --- access (monitor/auth.py): with no API keys the service is open, and only on a loopback host
     admin_key: str | None = Field(default=None, repr=False)  # a bootstrap admin key, e.g. for docker-compose
     token_ttl_s: int = 3600  # lifetime of the short-lived tokens the console and sidebar log in with
+    # A token may be renewed with itself (the console does, before it expires), but only this long after its key
+    # was presented: then the key is needed again, so a leaked token cannot be kept alive for ever.
+    token_max_session_s: int = 12 * 3600
     ingest_rate_per_s: float = 500.0  # per key: sustained ingest events (messages, conversation starts/ends)
     ingest_burst: int = 1000  # per key: events allowed at once above the sustained rate
 

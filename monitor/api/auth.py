@@ -6,6 +6,7 @@ operator with only network access can rotate keys. A new key is shown in the cre
 
 from __future__ import annotations
 
+import time
 from datetime import datetime
 from typing import Annotated
 
@@ -16,6 +17,8 @@ from pydantic import BaseModel, ConfigDict, Field
 from monitor.api.deps import runtime
 from monitor.api.errors import ErrorBody, error_response, status_for
 from monitor.auth import OPEN_ID, Admin, AnyCaller, KeyRecord, Role, retry_after_header
+from monitor.auth.dependencies import Bearer, credential_of
+from monitor.auth.tokens import TOKEN_PREFIX
 from monitor.errors import RateLimitedError
 from monitor.runtime import Runtime
 
@@ -54,10 +57,22 @@ class KeyCreated(KeyRecord):
 
 
 @router.post("/auth/token", response_model=TokenReply, responses=_ERRORS)
-async def issue_token(principal: AnyCaller, rt: Rt) -> TokenReply:
+async def issue_token(principal: AnyCaller, rt: Rt, request: Request, bearer: Bearer) -> TokenReply:
     """Exchange the key in ``Authorization: Bearer`` for a token that expires (``CALMWATCH_TOKEN_TTL_S``) and
-    stops working as soon as the key is revoked: what the console and the sidebar hold."""
-    token, expires_at = rt.auth.signer.issue(principal, rt.settings.token_ttl_s)
+    stops working as soon as the key is revoked: what the console and the sidebar hold.
+
+    A token may be sent instead of the key to renew it: the new token keeps the time the key was presented,
+    and no token lasts past that plus ``CALMWATCH_TOKEN_MAX_SESSION_S``; after it the key is needed (401)."""
+    credential = credential_of(request, bearer) or ""
+    authenticated_at = rt.auth.signer.authenticated_at(credential) if credential.startswith(TOKEN_PREFIX) else None
+    max_session = rt.settings.token_max_session_s
+    if authenticated_at is not None and time.time() >= authenticated_at + max_session:
+        raise HTTPException(
+            401, "this token's session is over; exchange the API key for a new token", {"WWW-Authenticate": "Bearer"}
+        )
+    token, expires_at = rt.auth.signer.issue(
+        principal, rt.settings.token_ttl_s, authenticated_at=authenticated_at, max_session_s=max_session
+    )
     return TokenReply(token=token, expires_at=expires_at, role=principal.role, agent_id=principal.agent_id)
 
 

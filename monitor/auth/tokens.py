@@ -4,6 +4,10 @@ A browser cannot set headers on a websocket and should not hold a long-lived key
 for a token (``POST /v1/auth/token``): an HMAC-signed principal and expiry, ``cwt_<payload>.<signature>``.
 It works wherever a key does (``Authorization: Bearer``, or ``?token=`` on websockets) and is refused as soon
 as its key is revoked (the :class:`~monitor.auth.authenticator.Authenticator` checks the key still exists).
+
+Renewal: a token exchanged for a new one passes on when its key was presented (the ``auth`` claim), and no
+token reaches past ``auth`` + the maximum session (``CALMWATCH_TOKEN_MAX_SESSION_S``): a console renews its
+token all day, and then needs its key again; a token copied from somewhere cannot be renewed for ever.
 """
 
 from __future__ import annotations
@@ -34,15 +38,32 @@ class TokenSigner:
     def __init__(self, secret: bytes) -> None:
         self._secret = secret
 
-    def issue(self, principal: Principal, ttl_s: int, *, now: float | None = None) -> tuple[str, datetime]:
-        expires = int((now if now is not None else time.time()) + ttl_s)
-        payload = _b64(
-            json.dumps(
-                {"kid": principal.key_id, "role": principal.role, "agent_id": principal.agent_id, "exp": expires},
-                separators=(",", ":"),
-            ).encode()
-        )
+    def issue(
+        self,
+        principal: Principal,
+        ttl_s: int,
+        *,
+        now: float | None = None,
+        authenticated_at: float | None = None,
+        max_session_s: float | None = None,
+    ) -> tuple[str, datetime]:
+        """A token for ``principal`` valid ``ttl_s``; ``authenticated_at`` (default now) is when its key was
+        presented, and with ``max_session_s`` the token expires no later than that plus the maximum session."""
+        now = now if now is not None else time.time()
+        auth = int(authenticated_at if authenticated_at is not None else now)
+        expires = int(now + ttl_s)
+        if max_session_s is not None:
+            expires = min(expires, int(auth + max_session_s))
+        claims = {"kid": principal.key_id, "role": principal.role, "agent_id": principal.agent_id, "exp": expires}
+        payload = _b64(json.dumps({**claims, "auth": auth}, separators=(",", ":")).encode())
         return f"{TOKEN_PREFIX}{payload}.{self._sign(payload)}", datetime.fromtimestamp(expires, UTC)
+
+    def authenticated_at(self, token: str) -> float | None:
+        """When the key behind a valid token was presented (its ``auth`` claim; ``exp`` for older tokens)."""
+        if self.verify(token) is None:
+            return None
+        claims = json.loads(_unb64(token.removeprefix(TOKEN_PREFIX).partition(".")[0]))
+        return float(claims.get("auth", 0))
 
     def verify(self, token: str, *, now: float | None = None) -> Principal | None:
         """The token's principal, or None when it is malformed, forged or expired."""
