@@ -8,7 +8,7 @@ from fastapi import APIRouter, Depends, Query
 from starlette.websockets import WebSocket
 
 from monitor.alerts import STREAM_ID_PATTERN, is_stream_id
-from monitor.api.deps import runtime, ws_runtime
+from monitor.api.deps import closed_when_revoked, runtime, ws_runtime
 from monitor.api.errors import ErrorBody
 from monitor.auth import Principal, require, require_nudges
 from monitor.delivery.websockets import follow_alerts
@@ -56,7 +56,7 @@ async def _close_bad_cursor(websocket: WebSocket, since: str | None) -> bool:
 @router.websocket("/alerts")
 async def alert_feed(
     websocket: WebSocket,
-    _: Annotated[Principal, Depends(require("read"))],  # checked before accept: a refused client gets no socket
+    principal: Annotated[Principal, Depends(require("read"))],  # checked before accept: refused, no socket
     since: str | None = None,
     include: str = "",
 ) -> None:
@@ -67,14 +67,15 @@ async def alert_feed(
         return
     audience = SupervisorFeed.including(include)
     with rt.metrics.websocket_clients.labels(endpoint="alerts").track_inprogress():
-        await follow_alerts(websocket, rt.hub, rt.alerts, since=since, audience=audience)
+        async with closed_when_revoked(websocket, rt, principal):
+            await follow_alerts(websocket, rt.hub, rt.alerts, since=since, audience=audience)
 
 
 @router.websocket("/agents/{agent_id}/nudges")
 async def agent_nudges(
     websocket: WebSocket,
     agent_id: str,
-    _: Annotated[Principal, Depends(require_nudges)],  # an agent key reads only its own agent id
+    principal: Annotated[Principal, Depends(require_nudges)],  # an agent key reads only its own agent id
     since: str | None = None,
 ) -> None:
     """The alerts meant for this agent (audience includes ``agent``) in that agent's conversations, live."""
@@ -83,4 +84,5 @@ async def agent_nudges(
     if await _close_bad_cursor(websocket, since):
         return
     with rt.metrics.websocket_clients.labels(endpoint="nudges").track_inprogress():
-        await follow_alerts(websocket, rt.hub, rt.alerts, since=since, audience=AgentNudges(agent_id))
+        async with closed_when_revoked(websocket, rt, principal):
+            await follow_alerts(websocket, rt.hub, rt.alerts, since=since, audience=AgentNudges(agent_id))

@@ -20,7 +20,7 @@ import structlog
 from fastapi import APIRouter, Depends
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
-from monitor.api.deps import ws_runtime
+from monitor.api.deps import closed_when_revoked, ws_runtime
 from monitor.api.errors import REDIS_UNAVAILABLE, UNAVAILABLE_DETAIL, UNAVAILABLE_RETRY_AFTER_S
 from monitor.auth import Principal, require
 from monitor.errors import IngestError, OverloadedError, RateLimitedError
@@ -114,10 +114,8 @@ async def _send_answer(websocket: WebSocket, answer: dict[str, Any]) -> None:
 async def stream(websocket: WebSocket, principal: Annotated[Principal, Depends(require("ingest"))]) -> None:
     rt = ws_runtime(websocket)
     await websocket.accept()
-    limit = rt.settings.max_frame_bytes
     pending: asyncio.Queue[asyncio.Future[dict[str, Any]] | None] = asyncio.Queue(maxsize=MAX_QUEUED_ANSWERS)
     processing: set[asyncio.Task[dict[str, Any]]] = set()
-    loop = asyncio.get_running_loop()
 
     async def send_in_order() -> None:
         while (answer := await pending.get()) is not None:
@@ -127,29 +125,9 @@ async def stream(websocket: WebSocket, principal: Annotated[Principal, Depends(r
     gauge = rt.metrics.websocket_clients.labels(endpoint="stream")
     gauge.inc()
     try:
-        while True:
-            message = await websocket.receive()
-            if message["type"] == "websocket.disconnect":
-                break
-            raw: str | bytes = message.get("text") or message.get("bytes") or b""
-            if len(raw) > limit:  # the server's ws_max_size usually closes first; this covers every server
-                await pending.put(None)
-                await sender
-                await websocket.close(code=CLOSE_TOO_BIG, reason=f"frame larger than {limit} bytes")
-                return
-            answer: asyncio.Future[dict[str, Any]]
-            if len(processing) >= MAX_IN_FLIGHT:
-                answer = loop.create_future()
-                answer.set_result(_overloaded_answer(rt, raw))
-            else:
-                task = asyncio.create_task(_answer(rt, raw, principal))
-                processing.add(task)
-                task.add_done_callback(processing.discard)
-                answer = task
-            await pending.put(answer)
-        await pending.put(None)
-        await sender
-    except WebSocketDisconnect:
+        async with closed_when_revoked(websocket, rt, principal):
+            await _read_events(websocket, rt, principal, pending, processing, sender)
+    except (WebSocketDisconnect, RuntimeError):  # RuntimeError: sent to a socket closed meanwhile
         pass
     finally:
         gauge.dec()
@@ -157,3 +135,38 @@ async def stream(websocket: WebSocket, principal: Annotated[Principal, Depends(r
             sender.cancel()
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await sender
+
+
+async def _read_events(
+    websocket: WebSocket,
+    rt: Runtime,
+    principal: Principal,
+    pending: asyncio.Queue[asyncio.Future[dict[str, Any]] | None],
+    processing: set[asyncio.Task[dict[str, Any]]],
+    sender: asyncio.Task[None],
+) -> None:
+    """Read events until the client leaves, queueing one answer per event (see the module's docstring)."""
+    limit = rt.settings.max_frame_bytes
+    loop = asyncio.get_running_loop()
+    while True:
+        message = await websocket.receive()
+        if message["type"] == "websocket.disconnect":
+            break
+        raw: str | bytes = message.get("text") or message.get("bytes") or b""
+        if len(raw) > limit:  # the server's ws_max_size usually closes first; this covers every server
+            await pending.put(None)
+            await sender
+            await websocket.close(code=CLOSE_TOO_BIG, reason=f"frame larger than {limit} bytes")
+            return
+        answer: asyncio.Future[dict[str, Any]]
+        if len(processing) >= MAX_IN_FLIGHT:
+            answer = loop.create_future()
+            answer.set_result(_overloaded_answer(rt, raw))
+        else:
+            task = asyncio.create_task(_answer(rt, raw, principal))
+            processing.add(task)
+            task.add_done_callback(processing.discard)
+            answer = task
+        await pending.put(answer)
+    await pending.put(None)
+    await sender

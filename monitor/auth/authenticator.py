@@ -67,6 +67,13 @@ class Authenticator:
             return Principal(key_id=self._bootstrap_id(), role="admin")
         raise UnauthenticatedError("unknown API key")
 
+    async def still_valid(self, principal: Principal) -> bool:
+        """False once the key behind ``principal`` (or behind its token) is revoked: open websockets re-check
+        this, so a revocation reaches connections opened before it, in every process. Open mode stays open."""
+        if principal.key_id == OPEN_ID:
+            return True
+        return await self._still_valid(principal.key_id)
+
     async def _still_valid(self, key_id: str) -> bool:
         if key_id == OPEN_ID:
             return await self.is_open()
