@@ -95,3 +95,24 @@ def test_huge_numbers_and_deep_nesting_are_bad_json_not_internal_errors(service:
         f"{service.http}/v1/messages", content=frame, headers={"content-type": "application/json"}, timeout=10
     )
     assert rest.status_code == 422 and rest.json()["code"] == "invalid_json", rest.text
+
+
+class _Socket:
+    """Records what is sent; like a real socket, text that is not UTF-8 cannot be sent."""
+
+    def __init__(self) -> None:
+        self.sent: list[dict[str, Any]] = []
+
+    async def send_json(self, data: dict[str, Any]) -> None:
+        json.dumps(data, ensure_ascii=False).encode("utf-8")  # raises UnicodeEncodeError for a lone surrogate
+        self.sent.append(data)
+
+
+async def test_an_answer_that_cannot_be_encoded_is_replaced_not_fatal() -> None:
+    """An unencodable answer is sent as internal_error instead, and the sender goes on to the next answer."""
+    from monitor.api.stream import _send_answer
+
+    socket = _Socket()
+    await _send_answer(socket, {"type": "error", "code": "invalid_event", "message_id": "\ud800"})  # type: ignore[arg-type]
+    await _send_answer(socket, {"type": "scored", "message_id": "m1"})  # type: ignore[arg-type]
+    assert [a["code"] if a["type"] == "error" else a["type"] for a in socket.sent] == ["internal_error", "scored"]
