@@ -214,7 +214,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
             fp32_path = Path(tmp) / "fp32.onnx"
             export_fp32(torch_scorer.model, fp32_path)
-            fp32 = OnnxEmotionScorer(artifact, threads=threads, graph=fp32_path)
+            fp32 = OnnxEmotionScorer(artifact, threads=threads, graph=fp32_path, precision="fp32")
             raw["torch fp32"] = bench_raw(torch_scorer.logits, texts, args.seconds)
             raw["onnx fp32"] = bench_raw(fp32.logits, texts, args.seconds)
             scorers = {"torch fp32": torch_scorer, **scorers}

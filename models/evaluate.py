@@ -166,6 +166,34 @@ def customer_service(scorer: OnnxEmotionScorer) -> dict[str, Any]:
     return {k: round(v, 4) if isinstance(v, float) else v for k, v in out.items()}
 
 
+def markdown_table(results: dict[str, Any]) -> str:
+    """The model card's evaluation table: every split and score, the model beside VADER's negativity."""
+    lines = [
+        "| split | score | n (pos.) | ROC-AUC | F1 at 0.5 | best F1 (at) | ECE | "
+        "VADER ROC-AUC | VADER F1 at 0.5 | VADER best F1 |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
+    ]
+    for name, entry in results["splits"].items():
+        for score in ("anger", "frustration"):
+            if score not in entry:
+                continue
+            m, v = entry[score]["model"], entry[score]["vader"]
+            if "auc" not in m:  # a calm set: the share flagged is what matters
+                lines.append(f"| {name} | {score} | {m['n']} (0) | | share at 0.5: {m['share_at_0.5']:.4f} | | "
+                             f"{m['ece']:.4f} | | share: {v['share_at_0.5']:.4f} | |")  # fmt: skip
+                continue
+            lines.append(
+                f"| {name} | {score} | {m['n']} ({m['positives']}) | {m['auc']:.4f} | {m['f1_at_0_5']:.4f} | "
+                f"{m['best_f1']:.4f} ({m['best_threshold']:.2f}) | {m['ece']:.4f} | {v['auc']:.4f} | "
+                f"{v['f1_at_0_5']:.4f} | {v['best_f1']:.4f} |"
+            )
+    for name, entry in results["splits"].items():
+        if "macro_f1_tuned_thresholds" in entry:
+            lines.append(f"\n{name}: macro-F1 over the 28 emotions at the artifact's thresholds "
+                         f"{entry['macro_f1_tuned_thresholds']:.4f}")  # fmt: skip
+    return "\n".join(lines)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--data", type=Path, required=True, help="folder holding goemotions/, complaints-xci/, ...")
@@ -179,6 +207,7 @@ def main() -> None:
     results["seconds"] = round(time.monotonic() - started, 1)
     args.out.write_text(json.dumps(results, indent=2) + "\n")
     reliability_plot(curves, args.plot)
+    print(markdown_table(results))
     print(json.dumps({"customer_service": results["customer_service"], "examples": results["examples"]}, indent=2))
 
 

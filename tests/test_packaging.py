@@ -110,4 +110,4 @@ def test_calmwatch_serve_from_the_wheel_gets_ready_and_stops(installed: Path, tm
         assert ready["scorer"] == "model"
     finally:
         proc.send_signal(signal.SIGTERM)
-        assert proc.wait(timeout=30) == 0
+        assert proc.wait(timeout=30) in (0, -signal.SIGTERM)  # uvicorn re-raises SIGTERM after a clean shutdown

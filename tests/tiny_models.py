@@ -48,7 +48,7 @@ def build_tiny_artifact(target: Path, *, check_texts: tuple[str, ...] = ("I am s
     from monitor.scoring.emphasis import EMPHASIS_FEATURES
     from monitor.scoring.network import MeanPoolClassifier
     from monitor.training.corpora import GOEMOTIONS_LABELS, OUTPUTS
-    from monitor.training.export import CheckSet, finish_artifact
+    from monitor.training.export import CheckSet, export_fp32, finish_artifact
     from monitor.training.recipe import save_weights
 
     config = BertConfig(
@@ -68,4 +68,5 @@ def build_tiny_artifact(target: Path, *, check_texts: tuple[str, ...] = ("I am s
     save_weights(model, target)
     labels = {"anger": (np.arange(len(check_texts)), np.asarray([1.0] + [0.0] * (len(check_texts) - 1)))}
     finish_artifact(model, meta, target, check=CheckSet(list(check_texts), labels, "tiny"))
+    export_fp32(model, target / "tiny-fp32.onnx")  # for tests that compare the two runtimes' paths
     return target

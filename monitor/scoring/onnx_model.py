@@ -1,8 +1,11 @@
 """The service's scorer: the artifact's ONNX graph on ONNX Runtime, the ``tokenizers`` tokenizer, no torch.
 
-Turns of a batch are tokenized together, sorted by length and cut into chunks of at most :data:`TOKEN_BUDGET`
-padded tokens, so one long turn does not make every short one pay for its padding; masked mean pooling makes a
-row's result independent of the padding around it, so chunking changes the cost, not the scores. The session
+Turns of a batch are tokenized together. An fp32 graph runs them sorted by length in chunks of at most
+:data:`TOKEN_BUDGET` padded tokens (masked mean pooling makes a row's result independent of the padding around
+it). An int8 graph runs them one row at a time: its activations are quantised dynamically with one scale per
+tensor, so in a chunk a turn's score would depend on its neighbours (by up to 0.08 on the check set); one at a
+time, the same turn always gets the same score, in the service, in replay and in the evaluation, for a few per
+cent of throughput at most (docs/performance.md). The session
 runs with an explicit number of intra-op threads (``CALMWATCH_SCORING_THREADS``: the cores given to scoring)
 and one inter-op thread, as the micro-batcher calls it from one executor thread.
 """
@@ -56,6 +59,7 @@ class OnnxEmotionScorer:
         *,
         threads: int | None = None,
         graph: Path | None = None,
+        precision: str = "int8",
         cpu: CpuInfo | None = None,
         verify: bool = True,
     ) -> None:
@@ -69,7 +73,7 @@ class OnnxEmotionScorer:
                 available["fp32"] = verify_file(artifact_dir, self.meta, FP32_ONNX_FILE)
             self.precision, graph = choose_graph(available, cpu)
         else:
-            self.precision = "given"
+            self.precision = precision  # a graph given by path (the int8 check, the benchmark) says what it is
         tokenizer_path = (
             verify_file(artifact_dir, self.meta, TOKENIZER_FILE) if verify else artifact_dir / TOKENIZER_FILE
         )
@@ -107,10 +111,11 @@ class OnnxEmotionScorer:
         features = np.asarray([emphasis_features(t)[: self._n_features] for t in texts], dtype=np.float32)
         features = features.reshape(len(texts), self._n_features)
         order = sorted(range(len(ids)), key=lambda i: len(ids[i]))
+        budget = 0 if self.precision == "int8" else TOKEN_BUDGET  # 0: one row per run (see the module docstring)
         start = 0
         while start < len(order):
             end = start + 1  # grow the chunk while its padded size (rows x longest) stays in budget
-            while end < len(order) and (end - start + 1) * len(ids[order[end]]) <= TOKEN_BUDGET:
+            while end < len(order) and (end - start + 1) * len(ids[order[end]]) <= budget:
                 end += 1
             chunk = order[start:end]
             width = len(ids[chunk[-1]])

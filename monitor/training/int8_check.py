@@ -32,7 +32,7 @@ def compare_precisions(
     results: dict[str, Any] = {"texts": len(texts)}
     scored = {}
     for name, graph in (("fp32", fp32), ("int8", int8)):
-        scorer = OnnxEmotionScorer(artifact_dir, graph=graph, verify=False)
+        scorer = OnnxEmotionScorer(artifact_dir, graph=graph, precision=name, verify=False)
         scored[name] = scorer.score(list(texts))
     worst_abs, worst_drop = 0.0, 0.0
     for score in ("anger", "frustration"):

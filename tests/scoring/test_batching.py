@@ -9,9 +9,9 @@ from collections.abc import Sequence
 import pytest
 
 from monitor.api.errors import status_for
-from monitor.scoring.batching import BatcherClosed, MicroBatcher, QueueFull
 from monitor.errors import OverloadedError
 from monitor.schemas import TurnScores
+from monitor.scoring.batching import BatcherClosed, MicroBatcher, QueueFull
 from monitor.settings import Settings
 
 

@@ -41,17 +41,23 @@ def test_scores_every_turn_with_the_calibration_of_the_artifact(tiny_artifact: P
         assert s.frustration == pytest.approx(1 / (1 + math.exp(1 - 2 * row[outputs.index("chat_frustration")])))
 
 
+TEXTS = ["a much longer message about a refund " * 4, "ok", "late again, third time", "thanks", "where is it?"]
+
+
+@pytest.mark.parametrize("precision", ["int8", "fp32"])
 def test_chunks_and_neighbours_do_not_change_a_turns_scores(
-    tiny_artifact: Path, monkeypatch: pytest.MonkeyPatch
+    tiny_artifact: Path, monkeypatch: pytest.MonkeyPatch, precision: str
 ) -> None:
-    """Length-sorted chunks answer in the caller's order, each turn scoring as it does alone."""
-    monkeypatch.setattr(onnx_model, "TOKEN_BUDGET", 24)  # several chunks, one turn alone over budget
-    scorer = OnnxEmotionScorer(tiny_artifact)
-    texts = ["a much longer message about a refund " * 4, "ok", "late again, third time", "thanks", "where is it?"]
-    for text, got in zip(texts, scorer.score(texts), strict=True):
+    """A batch answers in the caller's order and each turn scores exactly as it does alone: int8 runs row by
+    row, fp32 in length-sorted chunks (here several, one turn alone over the budget)."""
+    monkeypatch.setattr(onnx_model, "TOKEN_BUDGET", 24)
+    graph = tiny_artifact / ("model.onnx" if precision == "int8" else "tiny-fp32.onnx")
+    scorer = OnnxEmotionScorer(tiny_artifact, graph=graph, precision=precision)
+    for text, got in zip(TEXTS, scorer.score(TEXTS), strict=True):
         alone = scorer.score([text])[0]
-        assert got.anger == pytest.approx(alone.anger, abs=1e-5)
-        assert got.emotions["joy"] == pytest.approx(alone.emotions["joy"], abs=1e-5)
+        tolerance = 0.0 if precision == "int8" else 1e-5
+        assert got.anger == pytest.approx(alone.anger, abs=tolerance)
+        assert got.emotions["joy"] == pytest.approx(alone.emotions["joy"], abs=tolerance)
 
 
 def test_emphasis_reaches_the_network(tiny_artifact: Path) -> None:

@@ -39,19 +39,19 @@ def test_other_corpora_label_only_the_chat_outputs() -> None:
         assert bool(s.mask[:, FRUSTRATION_COLUMN].max()) is frustration
 
 
-def test_complaint_severity_becomes_a_soft_frustration_target() -> None:
-    """Reproach (Severity >= 2) is 1, a mild complaint 0.5, no complaint 0."""
-    assert complaint_frustration("1", "3") == 1.0
-    assert complaint_frustration("1", "1") == 0.5
+def test_only_a_complaint_with_reproach_is_frustration() -> None:
+    """Reproach (Severity >= 2) is 1; a plain complaint (Severity 1) and no complaint are 0."""
+    assert complaint_frustration("1", "3") == 1.0 and complaint_frustration("1", "2") == 1.0
+    assert complaint_frustration("1", "1") == 0.0
     assert complaint_frustration("0", "0") == 0.0
 
 
-def test_banking_is_calm_and_masks_frustration_where_something_went_wrong() -> None:
-    """Every Banking77 query is anger 0; a card that is not working is not called unfrustrated."""
+def test_banking_queries_are_calm_even_when_something_went_wrong() -> None:
+    """Every Banking77 query is labelled anger 0 and frustration 0, "my card is not working" included."""
     s = read_corpus(DATA, "banking77", "train")
-    assert s.targets[:, ANGER_COLUMN].max() == 0.0 and s.mask[:, ANGER_COLUMN].min() == 1.0
-    for text, labelled in zip(s.texts, s.mask[:, FRUSTRATION_COLUMN], strict=True):
-        assert (labelled == 0.0) == ("not working" in text)
+    assert any("not working" in text for text in s.texts)
+    for column in (ANGER_COLUMN, FRUSTRATION_COLUMN):
+        assert s.targets[:, column].max() == 0.0 and s.mask[:, column].min() == 1.0
 
 
 def test_convabuse_majority_and_unrated_turns() -> None:
