@@ -46,10 +46,11 @@ check: install-dev
 
 # Benchmarks (minutes, not tests): raw torch/ONNX fp32/int8 and the service's scorer side by side on real support
 # turns, then end-to-end load on /v1/stream (see docs/performance.md).
+CONVERSATIONS := $(wildcard ../shared/data/support-conversations/conversations.json)
 bench: install-dev
-	$(PY) bench/bench_model.py
+	$(PY) bench/bench_model.py $(if $(CONVERSATIONS),--conversations $(CONVERSATIONS))
 	$(PY) -m bench.stream_load --rates 25 50 100 200 --seconds 20 --scorer model \
-	  $(if $(wildcard ../shared/data/support-conversations/conversations.json),--conversations ../shared/data/support-conversations/conversations.json)
+	  $(if $(CONVERSATIONS),--conversations $(CONVERSATIONS))
 
 clean-venv:
 	rm -rf $(VENV)
