@@ -102,7 +102,10 @@ def _add_train(sub: Subparsers) -> None:
 
 
 def _cmd_train(args: argparse.Namespace) -> int:
+    from monitor.observability import configure_logging
     from monitor.training.recipe import TrainConfig, train
+
+    configure_logging("WARNING", "console")  # progress goes to stderr through tqdm; keep stdout clean
 
     config = TrainConfig(
         data_dir=args.data, out_dir=args.out, checkpoint_dir=args.checkpoints, epochs=args.epochs,
