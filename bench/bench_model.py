@@ -37,9 +37,10 @@ import numpy as np
 from monitor.schemas import TurnScores
 from monitor.scoring.artifact import default_artifact_dir, read_meta
 from monitor.scoring.batching import MicroBatcher
+from monitor.scoring.chunking import TOKEN_BUDGET, padded_chunks
 from monitor.scoring.cpu import cpu_info
 from monitor.scoring.emphasis import emphasis_features
-from monitor.scoring.onnx_model import TOKEN_BUDGET, OnnxEmotionScorer, scores_from_logits
+from monitor.scoring.onnx_model import OnnxEmotionScorer, scores_from_logits
 from monitor.scoring.vader import VaderSentiment
 from monitor.settings import Settings
 
@@ -70,23 +71,10 @@ class TorchScorer:
             "input_ids"
         ]
         feats = torch.tensor([emphasis_features(t) for t in texts], dtype=torch.float32)
-        order = sorted(range(len(ids)), key=lambda i: len(ids[i]))
         out = np.zeros((len(texts), len(self.meta.outputs)), dtype=np.float32)
-        start = 0
         with torch.inference_mode():
-            while start < len(order):
-                end = start + 1
-                while end < len(order) and (end - start + 1) * len(ids[order[end]]) <= TOKEN_BUDGET:
-                    end += 1
-                chunk = order[start:end]
-                width = len(ids[chunk[-1]])
-                input_ids = torch.zeros((len(chunk), width), dtype=torch.long)
-                mask = torch.zeros((len(chunk), width), dtype=torch.long)
-                for r, i in enumerate(chunk):
-                    input_ids[r, : len(ids[i])] = torch.tensor(ids[i])
-                    mask[r, : len(ids[i])] = 1
-                out[chunk] = self.model(input_ids, mask, feats[chunk]).numpy()
-                start = end
+            for rows, input_ids, mask in padded_chunks(ids, TOKEN_BUDGET, 0):
+                out[rows] = self.model(torch.from_numpy(input_ids), torch.from_numpy(mask), feats[rows]).numpy()
         return out
 
     def score(self, texts: Sequence[str]) -> list[TurnScores]:

@@ -19,12 +19,11 @@ from monitor.errors import ModelArtifactError
 from monitor.schemas import TurnScores
 from monitor.scoring.artifact import META_FILE, SERVE_MAX_LENGTH
 from monitor.scoring.calibration import LogisticCombiner
+from monitor.scoring.chunking import TOKEN_BUDGET, padded_chunks
 from monitor.scoring.vader import VaderSentiment
 
 ANGER_GROUP: tuple[str, ...] = ("anger", "annoyance", "disgust")
 FRUSTRATION_GROUP: tuple[str, ...] = ("anger", "annoyance", "disappointment", "disapproval")
-#: Padded tokens per forward pass, as in :mod:`monitor.scoring.onnx_model`.
-TOKEN_BUDGET = 1024
 
 
 def _import_torch() -> Any:
@@ -83,26 +82,14 @@ class HFDirectoryScorer:
         if not texts:
             return torch.empty((0, len(self.labels)))
         ids: list[list[int]] = self._tokenizer(list(texts), truncation=True, max_length=self._max_length)["input_ids"]
-        order = sorted(range(len(ids)), key=lambda i: len(ids[i]))
-        rows: list[Any] = [None] * len(ids)
+        out: list[Any] = [None] * len(ids)
         pad_id = int(self._tokenizer.pad_token_id or 0)
-        start = 0
         with torch.inference_mode():
-            while start < len(order):
-                end = start + 1
-                while end < len(order) and (end - start + 1) * len(ids[order[end]]) <= TOKEN_BUDGET:
-                    end += 1
-                chunk = order[start:end]
-                width = len(ids[chunk[-1]])
-                input_ids = torch.full((len(chunk), width), pad_id, dtype=torch.long)
-                mask = torch.zeros((len(chunk), width), dtype=torch.long)
-                for r, i in enumerate(chunk):
-                    input_ids[r, : len(ids[i])] = torch.tensor(ids[i], dtype=torch.long)
-                    mask[r, : len(ids[i])] = 1
-                for i, row in zip(chunk, self.model(input_ids=input_ids, attention_mask=mask).logits, strict=True):
-                    rows[i] = row
-                start = end
-        return torch.stack(rows)
+            for rows, input_ids, mask in padded_chunks(ids, TOKEN_BUDGET, pad_id):
+                batch = {"input_ids": torch.from_numpy(input_ids), "attention_mask": torch.from_numpy(mask)}
+                for i, row in zip(rows, self.model(**batch).logits, strict=True):
+                    out[i] = row
+        return torch.stack(out)
 
     def score(self, texts: Sequence[str]) -> list[TurnScores]:
         import torch

@@ -23,12 +23,11 @@ import structlog
 from monitor.errors import ModelArtifactError
 from monitor.schemas import TurnScores
 from monitor.scoring.artifact import ONNX_FILE, TOKENIZER_FILE, ArtifactMeta, read_meta, verify_file
+from monitor.scoring.chunking import TOKEN_BUDGET, padded_chunks
 from monitor.scoring.cpu import CpuInfo, choose_graph, cpu_info
 from monitor.scoring.emphasis import EMPHASIS_FEATURES, emphasis_features
 from monitor.scoring.vader import VaderSentiment
 
-#: Padded tokens per forward pass (rows x longest row of a chunk); re-measured with ONNX Runtime (bench/).
-TOKEN_BUDGET = 1024
 #: An optional fp32 graph beside the int8 one, for CPUs without int8 dot products (``calmwatch export --fp32``).
 FP32_ONNX_FILE = "model-fp32.onnx"
 
@@ -110,23 +109,10 @@ class OnnxEmotionScorer:
         ids = self.token_ids(texts)
         features = np.asarray([emphasis_features(t)[: self._n_features] for t in texts], dtype=np.float32)
         features = features.reshape(len(texts), self._n_features)
-        order = sorted(range(len(ids)), key=lambda i: len(ids[i]))
         budget = 0 if self.precision == "int8" else TOKEN_BUDGET  # 0: one row per run (see the module docstring)
-        start = 0
-        while start < len(order):
-            end = start + 1  # grow the chunk while its padded size (rows x longest) stays in budget
-            while end < len(order) and (end - start + 1) * len(ids[order[end]]) <= budget:
-                end += 1
-            chunk = order[start:end]
-            width = len(ids[chunk[-1]])
-            input_ids = np.full((len(chunk), width), self._pad_id, dtype=np.int64)
-            mask = np.zeros((len(chunk), width), dtype=np.int64)
-            for r, i in enumerate(chunk):
-                input_ids[r, : len(ids[i])] = ids[i]
-                mask[r, : len(ids[i])] = 1
-            feeds = {"input_ids": input_ids, "attention_mask": mask, "emphasis": features[chunk]}
-            out[chunk] = self._session.run(["logits"], feeds)[0]
-            start = end
+        for rows, input_ids, mask in padded_chunks(ids, budget, self._pad_id):
+            feeds = {"input_ids": input_ids, "attention_mask": mask, "emphasis": features[rows]}
+            out[rows] = self._session.run(["logits"], feeds)[0]
         return out
 
     def score(self, texts: Sequence[str]) -> list[TurnScores]:
