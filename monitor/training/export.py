@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import shutil
 import tempfile
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -28,6 +29,7 @@ from monitor.scoring.artifact import (
     sha256_file,
 )
 from monitor.scoring.network import FROZEN_PARAMETERS, MeanPoolClassifier, base_model_dir, build_from_base
+from monitor.training.corpora import ANGER_COLUMN, CORPORA, FRUSTRATION_COLUMN, LabelledSet, read_corpus
 
 INT8_MAX_MEAN_ABS = 0.02
 INT8_MAX_AUC_DROP = 0.005
@@ -149,18 +151,20 @@ def write_onnx(model: MeanPoolClassifier, out_dir: Path, check: CheckSet) -> dic
     return {"precision": "int8" if holds else "fp32", "opset": OPSET, "int8_check": result}
 
 
-def dev_mix_check(data_dir: Path) -> CheckSet:
-    """Every corpus's dev split under ``data_dir``: what ``calmwatch train`` checks the int8 graph on."""
-    from monitor.training.corpora import ANGER_COLUMN, CORPORA, FRUSTRATION_COLUMN, read_corpus
-
-    sets = [read_corpus(data_dir, corpus, "dev") for corpus in CORPORA]
+def labelled_check(sets: Sequence[LabelledSet], source: str) -> CheckSet:
+    """Corpus splits as a check set: their texts, with anger/frustration labels where the corpus has them."""
     targets = np.concatenate([s.targets for s in sets])
     mask = np.concatenate([s.mask for s in sets])
     labels = {}
     for score, column in (("anger", ANGER_COLUMN), ("frustration", FRUSTRATION_COLUMN)):
         rows = np.flatnonzero(mask[:, column] > 0)
         labels[score] = (rows, targets[rows, column])
-    return CheckSet([t for s in sets for t in s.texts], labels, "dev mix")
+    return CheckSet([t for s in sets for t in s.texts], labels, source)
+
+
+def dev_mix_check(data_dir: Path) -> CheckSet:
+    """Every corpus's dev split under ``data_dir``: what ``calmwatch train`` checks the int8 graph on."""
+    return labelled_check([read_corpus(data_dir, corpus, "dev") for corpus in CORPORA], "dev mix")
 
 
 def export_command(artifact_dir: Path, check_path: Path, data_dir: Path | None = None) -> int:

@@ -529,20 +529,13 @@ def train(config: TrainConfig) -> dict[str, Any]:
     }
     model = model.cpu()
     save_weights(model, config.out_dir)
-    from monitor.training.export import CheckSet, finish_artifact
+    from monitor.training.export import finish_artifact, labelled_check
 
-    check = None
-    if config.export:  # the int8 graph is checked against fp32 on the whole dev mix
-        labels = {"anger": _labelled(dev_data, ANGER_COLUMN), "frustration": _labelled(dev_data, FRUSTRATION_COLUMN)}
-        check = CheckSet([t for s in dev_data.sets for t in s.texts], labels, "dev mix")
+    # the int8 graph is checked against fp32 on the whole dev mix
+    check = labelled_check(dev_data.sets, "dev mix") if config.export else None
     finish_artifact(model, meta, config.out_dir, check=check)
     _log(f"wrote {config.out_dir}")
     return meta.training
-
-
-def _labelled(data: Encoded, column: int) -> tuple[np.ndarray, np.ndarray]:
-    rows = np.flatnonzero(data.mask[:, column] > 0)
-    return rows, data.targets[rows, column]
 
 
 def fit_on_dev(dev: Encoded, dev_logits: np.ndarray, n_features: int) -> ArtifactMeta:
