@@ -53,7 +53,7 @@ class TurnEnvelope(BaseModel):
             message_id=turn.message_id,
             role=turn.role,
             sent_at=turn.sent_at,
-            scores=turn.scores.wire(),
+            scores=turn.wire_scores(),
             risk=risk,
         )
 

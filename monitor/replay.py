@@ -261,13 +261,14 @@ class TurnResult:
     index: int
     role: Role
     text: str
-    anger: float
-    frustration: float
-    sentiment: float
+    anger: float | None  # None: the model did not read the turn (see ``language``)
+    frustration: float | None
+    sentiment: float | None
     risk: float
     alerts: list[AlertView]
     expect: list[str] = field(default_factory=list)
     forbid: list[str] = field(default_factory=list)
+    language: str | None = None
 
 
 @dataclass
@@ -352,6 +353,7 @@ async def _replay_one(pipeline: Pipeline, conv: ReplayConversation, prefix: str)
                 alerts=[AlertView(a.rule, a.severity, list(a.audience), a.nudge, a.reason) for a in reply.alerts],
                 expect=turn.expect,
                 forbid=turn.forbid,
+                language=reply.scores.language,
             )
         )
     return ConversationResult(conv, results)
@@ -426,6 +428,8 @@ def summarise(results: Sequence[ConversationResult]) -> dict[str, Any]:
             convs_per_rule[alert.rule].add(cid)
             # Customer-side warnings on a turn the model reads as calm, or on a happy turn, deserve a look;
             # agent-side rules (canned_reply, agent_tone) judge the agent, whatever the customer's mood.
+            if turn.anger is None or turn.frustration is None or turn.sentiment is None:
+                continue  # an unscored turn is neither calm nor happy to the model
             calm_turn = max(turn.anger, turn.frustration) < CALM_LEVEL
             happy_turn = turn.sentiment >= 0.5
             if turn.role == "customer" and alert.severity != "info" and (calm_turn or happy_turn):
@@ -499,7 +503,10 @@ def render_text(
         for t in res.turns:
             if only_alerts and not t.alerts:
                 continue
-            scores = f"ang {t.anger:.2f} fru {t.frustration:.2f} sen {t.sentiment:+.2f} risk {t.risk:.2f}"
+            if t.anger is None or t.frustration is None or t.sentiment is None:
+                scores = f"not scored ({t.language or 'agent turn'})".ljust(31) + f" risk {t.risk:.2f}"
+            else:
+                scores = f"ang {t.anger:.2f} fru {t.frustration:.2f} sen {t.sentiment:+.2f} risk {t.risk:.2f}"
             out.write(f"  {t.index:>2} {t.role:<8} {scores} | {_one_line(t.text, 90)}\n")
             for a in t.alerts:
                 mark = _SEVERITY_MARK.get(a.severity, "?")
@@ -555,7 +562,13 @@ def to_json(results: Sequence[ConversationResult], summary: dict[str, Any]) -> d
                         "index": t.index,
                         "role": t.role,
                         "text": t.text,
-                        "scores": {"anger": t.anger, "frustration": t.frustration, "sentiment": t.sentiment},
+                        "scores": {
+                            "anger": t.anger,
+                            "frustration": t.frustration,
+                            "sentiment": t.sentiment,
+                            "scored": t.anger is not None,
+                            "language": t.language,
+                        },
                         "risk": t.risk,
                         "alerts": [a.__dict__ for a in t.alerts],
                     }

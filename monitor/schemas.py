@@ -17,7 +17,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 Role = Literal["customer", "agent"]
 Severity = Literal["info", "warning", "critical"]
@@ -95,16 +95,41 @@ class ChatMessage(_Strict):
 
 
 class Scores(BaseModel):
-    """The three numbers every turn gets on the wire; all in documented ranges."""
+    """The numbers every turn gets on the wire; all in documented ranges.
+
+    A turn the model did not read (not English, or an agent turn while agents are not scored) says so with
+    ``scored: false`` and has no numbers at all: a 0.0 would claim "calm" for a furious German customer, and
+    consumers could not tell it from a real score."""
+
+    anger: float | None = Field(default=None, ge=0.0, le=1.0, description="null when `scored` is false")
+    frustration: float | None = Field(default=None, ge=0.0, le=1.0, description="null when `scored` is false")
+    sentiment: float | None = Field(
+        default=None, ge=-1.0, le=1.0, description="VADER compound, -1 (negative) .. +1 (positive); null unscored"
+    )
+    scored: bool = Field(default=True, description="false: the turn was not scored (see `language`)")
+    language: str | None = Field(
+        default=None, description="ISO 639-1 code when the turn was left unscored because it is not English"
+    )
+
+    @model_validator(mode="after")
+    def _numbers_iff_scored(self) -> Scores:
+        numbers = (self.anger, self.frustration, self.sentiment)
+        if self.scored and any(v is None for v in numbers):
+            raise ValueError("a scored turn has anger, frustration and sentiment")
+        if not self.scored and any(v is not None for v in numbers):
+            raise ValueError("an unscored turn has no anger, frustration or sentiment")
+        return self
+
+
+class TurnScores(BaseModel):
+    """What a scorer returns for one text: the three wire numbers plus the 28 emotion probabilities.
+
+    A scorer always scores; a turn that is not given to the model has no ``TurnScores`` at all
+    (:attr:`TurnRecord.scores` is ``None``)."""
 
     anger: float = Field(ge=0.0, le=1.0)
     frustration: float = Field(ge=0.0, le=1.0)
-    sentiment: float = Field(ge=-1.0, le=1.0, description="VADER compound, -1 (negative) .. +1 (positive)")
-
-
-class TurnScores(Scores):
-    """What a scorer returns for one text: the wire scores plus the 28 emotion probabilities."""
-
+    sentiment: float = Field(ge=-1.0, le=1.0)
     emotions: dict[str, float] = Field(default_factory=dict)
 
     def wire(self) -> Scores:
@@ -123,13 +148,21 @@ class ConversationMeta(BaseModel):
 
 
 class TurnRecord(BaseModel):
-    """A scored turn as stored in the conversation's turn list."""
+    """A turn as stored in the conversation's turn list. ``scores`` is ``None`` when the model did not read it
+    (``language`` then says why, when it is not English); the word-based rules still read its text."""
 
     message_id: str
     role: Role
     text: str
     sent_at: datetime
-    scores: TurnScores
+    scores: TurnScores | None
+    language: str | None = None
+
+    def wire_scores(self) -> Scores:
+        """The turn's scores as the API shows them, ``scored: false`` when there are none."""
+        if self.scores is None:
+            return Scores(scored=False, language=self.language)
+        return self.scores.wire()
 
 
 class ConversationSnapshot(BaseModel):

@@ -147,7 +147,7 @@ class ConversationStore:
 
         ``xx`` on the board: an ended conversation is not put back on it by a late message."""
         cid = meta.conversation_id
-        answer = ScoredReply(message_id=turn.message_id, scores=turn.scores.wire(), alerts=[], risk=risk)
+        answer = ScoredReply(message_id=turn.message_id, scores=turn.wire_scores(), alerts=[], risk=risk)
         per_alert = [arg for d in drafts for arg in (d.rule, d.firing.model_dump_json(), d.body_json())]
         result: list[str] | str = await self._commit(
             keys=[

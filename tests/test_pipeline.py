@@ -41,14 +41,14 @@ class AngerOverHalf:
 
     def evaluate(self, snapshot: ConversationSnapshot) -> list[AlertCandidate]:
         turn = snapshot.latest
-        if turn.role != "customer" or turn.scores.anger <= 0.5:
+        if turn.role != "customer" or turn.scores is None or turn.scores.anger <= 0.5:
             return []
         severity: Severity = "critical" if turn.scores.anger >= 1.0 else "warning"
         return [AlertCandidate(rule="anger", severity=severity, audience=["agent"], nudge="stay calm",
                                reason=f"anger {turn.scores.anger:.2f}", cooldown_s=60)]  # fmt: skip
 
     def risk(self, snapshot: ConversationSnapshot) -> float:
-        return max(t.scores.anger for t in snapshot.turns)
+        return max((t.scores.anger for t in snapshot.turns if t.scores is not None), default=0.0)
 
 
 class Clock:

@@ -110,7 +110,7 @@ async def test_replay_runs_the_pipeline_and_summarises(tmp_path: Path, redis_url
     by_id = {r.conversation.conversation_id: r for r in results}
     first = by_id["c-1"].turns
     assert {a.rule for a in first[0].alerts} >= {"anger"}
-    assert first[0].anger > 0.5 and first[0].risk > 0.5
+    assert first[0].anger is not None and first[0].anger > 0.5 and first[0].risk > 0.5
     assert "escalate" in {a.rule for a in first[2].alerts}
     assert all(not t.alerts for t in by_id["c-2"].turns)
     summary = summarise(results)
@@ -187,7 +187,7 @@ def test_cli_replay_json(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> 
     doc = json.loads(capsys.readouterr().out)
     assert doc["summary"]["conversations"] == 1 and doc["summary"]["scorer"] == "vader"
     turns = doc["conversations"][0]["turns"]
-    assert len(turns) == 4 and set(turns[0]["scores"]) == {"anger", "frustration", "sentiment"}
+    assert len(turns) == 4 and set(turns[0]["scores"]) == {"anger", "frustration", "sentiment", "scored", "language"}
 
 
 def test_cli_replay_refuses_a_missing_file(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

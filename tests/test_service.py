@@ -41,7 +41,7 @@ def test_rest_flow_scores_and_raises_anger_alert(live_server: LiveServer) -> Non
         start(client)
         calm = post(client, "c1", "m1", "Hi, my order has not arrived yet")
         assert calm["alerts"] == []
-        assert set(calm["scores"]) == {"anger", "frustration", "sentiment"}
+        assert set(calm["scores"]) == {"anger", "frustration", "sentiment", "scored", "language"}
         angry = post(client, "c1", "m2", ANGRY)
         assert angry["scores"]["anger"] > 0.5
         rules = [a["rule"] for a in angry["alerts"]]

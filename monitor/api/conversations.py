@@ -97,8 +97,8 @@ def _view(turn: TurnRecord) -> TurnView:
         role=turn.role,
         text=turn.text,
         sent_at=turn.sent_at,
-        scores=turn.scores.wire(),
-        emotions=turn.scores.emotions,
+        scores=turn.wire_scores(),
+        emotions=turn.scores.emotions if turn.scores is not None else {},
     )
 
 
@@ -126,7 +126,7 @@ async def list_conversations(rt: Rt, limit: Annotated[int, Query(ge=1, le=500)] 
             risk=entry.risk,
             turns=entry.turn_count,
             last_turn_at=entry.recent[-1].sent_at if entry.recent else None,
-            customer_scores=[t.scores.wire() for t in entry.recent if t.role == "customer"],
+            customer_scores=[t.wire_scores() for t in entry.recent if t.role == "customer"],
         )
         for entry in await rt.store.board(limit=limit, recent=rt.settings.turn_window)
     ]

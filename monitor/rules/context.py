@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from functools import cached_property, lru_cache
 
 from monitor.rules.schema import Signals
-from monitor.schemas import ConversationSnapshot, TurnRecord
+from monitor.schemas import ConversationSnapshot, TurnRecord, TurnScores
 from monitor.text_signals import (
     AbuseSignal,
     ProfanityMatcher,
@@ -111,6 +111,16 @@ class TurnContext:
 
     def recent_agent(self, n: int) -> list[TurnRecord]:
         return self.agent_turns[-n:] if n > 0 else []
+
+    @cached_property
+    def scored_customer_turns(self) -> list[TurnRecord]:
+        """Customer turns the model read, oldest first: score windows ("three angry turns in a row") skip the
+        unscored ones, which are neither angry nor calm, rather than being broken or padded by them."""
+        return [t for t in self.customer_turns if t.scores is not None]
+
+    def recent_customer_scores(self, n: int) -> list[TurnScores]:
+        """The scores of the last ``n`` customer turns the model read, oldest first."""
+        return [t.scores for t in self.scored_customer_turns[-n:] if t.scores is not None] if n > 0 else []
 
     @cached_property
     def name_fields(self) -> dict[str, str]:

@@ -5,7 +5,9 @@ outcome* (a variant, e.g. ``vulgarity``'s ``repeated_abuse``), and says why with
 audience, cooldown and the nudge's wording live in the pack, not here.
 
 Scores are read from :class:`~monitor.schemas.TurnScores`: ``anger`` and ``frustration`` are calibrated
-probabilities (0.5 = more likely than not), ``sentiment`` is VADER's compound in [-1, 1].
+probabilities (0.5 = more likely than not), ``sentiment`` is VADER's compound in [-1, 1]. A turn the model
+did not read (``scored`` false: not English, or an unscored agent turn) has no numbers: score-based rules
+skip it and never count it as calm or as upset; the word-based rules read its text as usual.
 """
 
 from __future__ import annotations
@@ -70,7 +72,10 @@ def _register(
     return add
 
 
-def _upset(turn: TurnRecord) -> float:
+def _upset(turn: TurnRecord) -> float | None:
+    """The larger of anger and frustration; ``None`` for a turn the model did not read."""
+    if turn.scores is None:
+        return None
     return max(turn.scores.anger, turn.scores.frustration)
 
 
@@ -85,9 +90,10 @@ class AngerParams(Params):
 def anger(ctx: TurnContext, p: Params) -> Finding | None:
     """The customer's new turn is angry."""
     assert isinstance(p, AngerParams)
-    value = ctx.latest.scores.anger
-    if value < p.threshold:
+    scores = ctx.latest.scores
+    if scores is None or scores.anger < p.threshold:
         return None
+    value = scores.anger
     return Finding(f"customer anger {value:.2f} >= {p.threshold:.2f} on this turn", fields={"anger": f"{value:.2f}"})
 
 
@@ -105,11 +111,13 @@ class FrustrationParams(Params):
 def frustration(ctx: TurnContext, p: Params) -> Finding | None:
     """Frustration is high on the new turn, or has climbed over the last few customer turns."""
     assert isinstance(p, FrustrationParams)
+    if ctx.latest.scores is None:
+        return None
     value = ctx.latest.scores.frustration
     fields = {"frustration": f"{value:.2f}"}
     if value >= p.threshold:
         return Finding(f"customer frustration {value:.2f} >= {p.threshold:.2f} on this turn", "high", fields)
-    recent = [t.scores.frustration for t in ctx.recent_customer(p.window)]
+    recent = [s.frustration for s in ctx.recent_customer_scores(p.window)]
     if len(recent) >= 2 and value >= p.rise_floor:
         low = min(recent[:-1])
         if value - low >= p.rise:
@@ -149,14 +157,17 @@ def _loud(ctx: TurnContext, turn: TurnRecord, p: LoudParams) -> tuple[str, bool]
     sig = ctx.features(turn).shouting
     by_caps = sig.loud_words >= p.min_loud_words and sig.loud_ratio >= p.min_loud_ratio
     by_caps = by_caps or sig.longest_loud_run >= p.min_run
-    by_punct = p.punctuation_runs and sig.punctuation_runs > 0 and _upset(turn) >= p.punctuation_min_upset
+    upset = _upset(turn)
+    by_punct = (
+        p.punctuation_runs and sig.punctuation_runs > 0 and upset is not None and upset >= p.punctuation_min_upset
+    )
     if not (by_caps or by_punct):
         return None
     parts = []
     if by_caps:
         parts.append(f"{sig.loud_words} capital words ({sig.loud_ratio:.0%} of letters, run of {sig.longest_loud_run})")
     if by_punct:
-        parts.append(f"{sig.punctuation_runs} run(s) of !!!/??? with anger/frustration {_upset(turn):.2f}")
+        parts.append(f"{sig.punctuation_runs} run(s) of !!!/??? with anger/frustration {upset:.2f}")
     return ", ".join(parts), by_caps
 
 
@@ -168,10 +179,11 @@ def shouting(ctx: TurnContext, p: Params) -> Finding | None:
     loud = _loud(ctx, turn, p)
     if loud is None:
         return None
-    if turn.scores.sentiment >= p.calm_sentiment and turn.scores.anger < p.calm_anger:
+    s = turn.scores
+    if s is not None and s.sentiment >= p.calm_sentiment and s.anger < p.calm_anger:
         return None
     what, by_caps = loud
-    scores = f"sentiment {turn.scores.sentiment:+.2f}, anger {turn.scores.anger:.2f}"
+    scores = f"sentiment {s.sentiment:+.2f}, anger {s.anger:.2f}" if s is not None else "not scored"
     return Finding(f"{what}; {scores}", "capitals" if by_caps else "punctuation")
 
 
@@ -198,10 +210,11 @@ def praise(ctx: TurnContext, turn: TurnRecord) -> bool:
     """A clearly happy, non-angry turn: by VADER, or by the model's delight emotions when it reports them.
     The thresholds and the delight labels are the pack's ``praise_*`` signals."""
     signals = ctx.extractor.signals
-    if turn.scores.anger >= signals.praise_max_anger:
-        return False
-    delight = max((turn.scores.emotions.get(label, 0.0) for label in signals.praise_emotions), default=0.0)
-    return turn.scores.sentiment >= signals.praise_sentiment or delight >= signals.praise_emotion
+    s = turn.scores
+    if s is None or s.anger >= signals.praise_max_anger:
+        return False  # angry, or not scored: nothing says it is happy
+    delight = max((s.emotions.get(label, 0.0) for label in signals.praise_emotions), default=0.0)
+    return s.sentiment >= signals.praise_sentiment or delight >= signals.praise_emotion
 
 
 @_register("vulgarity", VulgarityParams, watches={"customer"}, variants={"swearing", "abuse", "repeated_abuse"})
@@ -218,11 +231,11 @@ def vulgarity(ctx: TurnContext, p: Params) -> Finding | None:
         return Finding(words, "abuse")
     if sig.profane_words == 0:
         return None
-    if turn.scores.sentiment >= p.delight_sentiment or praise(ctx, turn):
+    s = turn.scores
+    if (s is not None and s.sentiment >= p.delight_sentiment) or praise(ctx, turn):
         return None
-    return Finding(
-        f"{sig.profane_words} profane word(s), not aimed at anyone; sentiment {turn.scores.sentiment:+.2f}", "swearing"
-    )
+    tone = f"sentiment {s.sentiment:+.2f}" if s is not None else "not scored"
+    return Finding(f"{sig.profane_words} profane word(s), not aimed at anyone; {tone}", "swearing")
 
 
 # ----------------------------------------------------------------------------------------- canned_reply
@@ -271,7 +284,7 @@ def use_name(ctx: TurnContext, p: Params) -> Finding | None:
     if not name or not ctx.agent_turns:
         return None
     recent = ctx.recent_customer(p.customer_turns)
-    peak = max((_upset(t) for t in recent), default=0.0)
+    peak = max((u for t in recent if (u := _upset(t)) is not None), default=0.0)
     if peak < p.upset_threshold:
         return None
     replies = ctx.recent_agent(p.agent_replies)
@@ -321,7 +334,7 @@ def escalate(ctx: TurnContext, p: Params) -> Finding | None:
         return Finding(
             f"{abuse_count} abusive customer turns in the last {p.abuse_window}", "abuse", {"trigger": "abuse"}
         )
-    angers = [t.scores.anger for t in ctx.recent_customer(p.sustained_turns)]
+    angers = [s.anger for s in ctx.recent_customer_scores(p.sustained_turns)]
     if len(angers) >= p.sustained_turns and min(angers) >= p.anger_threshold:
         trail = " -> ".join(f"{a:.2f}" for a in angers)
         return Finding(
@@ -329,7 +342,7 @@ def escalate(ctx: TurnContext, p: Params) -> Finding | None:
             "sustained",
             {"trigger": "sustained"},
         )
-    window = [t.scores.anger for t in ctx.recent_customer(p.rise_window)]
+    window = [s.anger for s in ctx.recent_customer_scores(p.rise_window)]
     if len(window) >= p.rise_min_turns and window[-1] >= p.rise_floor and window[-1] - min(window[:-1]) >= p.rise:
         trail = " -> ".join(f"{a:.2f}" for a in window)
         return Finding(
@@ -364,9 +377,11 @@ def agent_tone(ctx: TurnContext, p: Params) -> Finding | None:
     if loud is not None:
         return Finding(loud[0], "shouting")
     # An apology or condolence reads as negative to a lexicon ("so sorry for your loss"), yet is the right tone.
-    negative = turn.scores.sentiment <= p.negative_sentiment and turn.scores.anger >= p.anger
-    if negative and feats.apology is None:
-        return Finding(f"reply sentiment {turn.scores.sentiment:+.2f}, anger {turn.scores.anger:.2f}", "negative")
+    s = turn.scores
+    if s is None:
+        return None  # an unscored reply: only its words are judged
+    if s.sentiment <= p.negative_sentiment and s.anger >= p.anger and feats.apology is None:
+        return Finding(f"reply sentiment {s.sentiment:+.2f}, anger {s.anger:.2f}", "negative")
     return None
 
 
@@ -394,13 +409,13 @@ class DeEscalatedParams(Params):
 def de_escalated(ctx: TurnContext, p: Params) -> Finding | None:
     """An upset customer has calmed down: worth telling the agent and supervisor what worked."""
     assert isinstance(p, DeEscalatedParams)
-    turns = ctx.recent_customer(p.window)
-    if len(turns) < 2:
-        return None
-    now = turns[-1]
-    peak = max(_upset(t) for t in turns[:-1])
-    level = _upset(now)
-    if peak < p.peak or level > p.calm or now.scores.sentiment < p.min_sentiment:
+    now = ctx.latest
+    scores = ctx.recent_customer_scores(p.window)
+    if now.scores is None or len(scores) < 2:
+        return None  # the new turn was not scored, or there is no earlier scored turn to have calmed from
+    levels = [max(s.anger, s.frustration) for s in scores]
+    peak, level, sentiment = max(levels[:-1]), levels[-1], now.scores.sentiment
+    if peak < p.peak or level > p.calm or sentiment < p.min_sentiment:
         return None
     loud = ctx.features(now).shouting
     capitals = loud.is_shouting(
@@ -409,12 +424,10 @@ def de_escalated(ctx: TurnContext, p: Params) -> Finding | None:
     if capitals and loud.loud_words:
         return None  # "PLZ FIX IT" reads calm to a lower-cased model; capitals say otherwise
     # Only the first calm turn after the peak: if an earlier turn since the peak was already calm, stay quiet.
-    peak_idx = max(range(len(turns) - 1), key=lambda i: _upset(turns[i]))
-    if any(_upset(t) <= p.calm for t in turns[peak_idx + 1 : -1]):
+    peak_idx = max(range(len(levels) - 1), key=lambda i: levels[i])
+    if any(v <= p.calm for v in levels[peak_idx + 1 : -1]):
         return None
-    return Finding(
-        f"customer anger/frustration fell from {peak:.2f} to {level:.2f}; sentiment {now.scores.sentiment:+.2f}"
-    )
+    return Finding(f"customer anger/frustration fell from {peak:.2f} to {level:.2f}; sentiment {sentiment:+.2f}")
 
 
 # --------------------------------------------------------------------------------------------- follow_up
@@ -457,8 +470,8 @@ def apology_loop(ctx: TurnContext, p: Params) -> Finding | None:
 def repeat_contact(ctx: TurnContext, p: Params) -> Finding | None:
     """The customer says they have had to chase: asked several times, still waiting, nobody answers.
 
-    Words, not scores: a Reddit-trained model reads "I have asked FIVE times and nobody cares" as mildly
-    annoyed at most (the model card shows why), yet a customer who has to repeat themselves is the one about to
+    Words, not scores: the model reads "I have asked FIVE times and nobody cares" as annoyed at most (the
+    model card's examples), yet a customer who has to repeat themselves is the one about to
     give up on the company. The phrases are the pack's ``repeat_contact`` signal list.
     """
     phrase = ctx.features(ctx.latest).repeat_contact

@@ -122,7 +122,7 @@ class RuleEngine:
     def risk(self, snapshot: ConversationSnapshot) -> float:
         """The conversation's current risk in [0, 1], for ranking conversations on the supervisor board.
 
-        ``level``: a recency-weighted mean over the last ``turns`` customer turns of
+        ``level``: a recency-weighted mean over the last ``turns`` customer turns the model read of
         ``max(anger, frustration_weight * frustration)``, newest weighted most;
         ``trend``: ``trend_weight`` times how much anger rose from the oldest to the newest of those turns
         (falls do not lower risk below the level);
@@ -134,12 +134,15 @@ class RuleEngine:
         turns = ctx.recent_customer(w.turns)
         if not turns:
             return 0.0
-        newest_first = list(reversed(turns))
-        weights = [w.recency_weights[min(i, len(w.recency_weights) - 1)] for i in range(len(newest_first))]
-        values = [max(t.scores.anger, w.frustration_weight * t.scores.frustration) for t in newest_first]
-        total = sum(weights)
-        level = sum(v * k for v, k in zip(values, weights, strict=True)) / total if total > 0 else values[0]
-        trend = w.trend_weight * max(0.0, turns[-1].scores.anger - turns[0].scores.anger)
+        # Turns the model did not read add no level or trend; their words still count for the signals below.
+        scored = [(s.anger, s.frustration) for s in ctx.recent_customer_scores(w.turns)]
+        level = trend = 0.0
+        if scored:
+            values = [max(a, w.frustration_weight * f) for a, f in reversed(scored)]
+            weights = [w.recency_weights[min(i, len(w.recency_weights) - 1)] for i in range(len(values))]
+            total = sum(weights)
+            level = sum(v * k for v, k in zip(values, weights, strict=True)) / total if total > 0 else values[0]
+            trend = w.trend_weight * max(0.0, scored[-1][0] - scored[0][0])
         bonus = 0.0
         if any(ctx.features(t).manager_request or ctx.features(t).threat for t in turns):
             bonus += w.escalation_bonus

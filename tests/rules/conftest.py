@@ -24,7 +24,7 @@ from tests.paths import REPO_ROOT
 T0 = datetime(2026, 1, 5, 9, 0, tzinfo=UTC)
 
 
-Turn = tuple  # (role, text) or (role, text, anger, frustration) or (..., sentiment)
+Turn = tuple  # (role, text) or (role, text, anger, frustration) or (..., sentiment); (role, text, None): unscored
 
 
 @pytest.fixture(scope="module")
@@ -39,14 +39,11 @@ def snap(turns: list[Turn], customer: str = "Zoë Martin", agent: str = "Sam Lee
         anger = nums[0] if len(nums) > 0 else 0.05
         frustration = nums[1] if len(nums) > 1 else 0.05
         sentiment = nums[2] if len(nums) > 2 else 0.0
+        scores = (
+            None if nums and nums[0] is None else TurnScores(anger=anger, frustration=frustration, sentiment=sentiment)
+        )
         records.append(
-            TurnRecord(
-                message_id=f"m{i}",
-                role=role,
-                text=text,
-                sent_at=T0 + timedelta(seconds=30 * i),
-                scores=TurnScores(anger=anger, frustration=frustration, sentiment=sentiment),
-            )
+            TurnRecord(message_id=f"m{i}", role=role, text=text, sent_at=T0 + timedelta(seconds=30 * i), scores=scores)
         )
     meta = ConversationMeta(
         conversation_id="c1",

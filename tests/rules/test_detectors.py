@@ -259,3 +259,20 @@ def test_repeat_contact_ignores_ordinary_asking(engine: RuleEngine, text: str) -
 def test_repeat_contact_watches_only_the_customer(engine: RuleEngine) -> None:
     """An agent saying "I already explained" is the agent_tone rule's business, not a customer chasing."""
     assert "repeat_contact" not in fired(engine, [("customer", "hi"), ("agent", "As I already explained, no.")])
+
+
+def test_unscored_turns_feed_only_the_word_rules(engine: RuleEngine) -> None:
+    """A turn the model did not read (``scores`` None) is neither angry nor calm to the score rules, while
+    the rules that read words (capitals, manager requests and threats, abuse) still fire on it."""
+    quiet = fired(engine, [("customer", "Das ist eine Frechheit, ich warte seit Wochen", None)])
+    assert not {"anger", "frustration", "de_escalated"} & set(quiet)
+    loud = fired(engine, [("customer", "DAS IST EINE ABSOLUTE FRECHHEIT HIER", None)])
+    assert loud["shouting"].reason.endswith("not scored")
+    assert "escalate" in fired(engine, [("customer", "I want to speak to your manager", None)])
+    # An upset scored turn, then an unscored one: no "calmed down" (nothing says it is calm) and no rise.
+    after = fired(engine, [("customer", "a", 0.8, 0.7), ("agent", "b"), ("customer", "c", None)])
+    assert "de_escalated" not in after and "escalate" not in after
+    # "Angry for three turns in a row" needs three scored turns: an unscored one is not counted as angry.
+    gap = [("customer", "a", 0.7, 0.5), ("customer", "b", None), ("customer", "c", 0.75, 0.5)]
+    assert "escalate" not in fired(engine, gap)
+    assert fired(engine, [*gap, ("customer", "d", 0.8, 0.6)])["escalate"].reason.startswith("sustained:")

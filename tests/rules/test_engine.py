@@ -52,3 +52,11 @@ def test_risk_weights_come_from_the_pack(tmp_path: Path) -> None:
     default = load_rule_pack([REPO_ROOT / "rules"])
     threat = snap([("customer", "I'm calling my lawyer", 0.3, 0.2)])
     assert default.risk(threat) == pytest.approx(local.risk(threat) + 0.3)
+
+
+def test_unscored_turns_add_no_level_but_their_words_count(engine: RuleEngine) -> None:
+    """Risk's level and trend come from scored turns; a manager request counts in any turn."""
+    assert engine.risk(snap([("customer", "Hallo, wo ist mein Paket?", None)])) == 0.0
+    angry_then_unscored = snap([("customer", "a", 0.8, 0.8), ("customer", "b", None)])
+    assert engine.risk(angry_then_unscored) == engine.risk(snap([("customer", "a", 0.8, 0.8)]))
+    assert engine.risk(snap([("customer", "I want to speak to your manager", None)])) > 0.0
