@@ -65,6 +65,9 @@ class ScenarioTurn(_Strict):
         default_factory=dict, description="rule -> texts its nudge on this turn must not contain"
     )
     supervisor: list[str] = Field(default_factory=list, description="rules whose alert here must reach the supervisor")
+    language: str | None = Field(
+        default=None, description="'en': the turn must be scored; another code: left unscored as that language"
+    )
     note: str = ""
     after_s: float = Field(default=30.0, ge=0, description="seconds since the previous turn (cooldowns use it)")
 
@@ -105,10 +108,12 @@ class ReplayTurn:
     nudge_has: dict[str, list[str]] = field(default_factory=dict)
     nudge_lacks: dict[str, list[str]] = field(default_factory=dict)
     supervisor: list[str] = field(default_factory=list)
+    language: str | None = None  # expected: "en" scored, another code unscored as that language
 
     @property
     def has_expectations(self) -> bool:
-        return bool(self.expect or self.forbid or self.nudge_has or self.nudge_lacks or self.supervisor)
+        expectations = (self.expect, self.forbid, self.nudge_has, self.nudge_lacks, self.supervisor, self.language)
+        return any(bool(e) for e in expectations)
 
 
 @dataclass
@@ -142,6 +147,7 @@ def _scenario_conversation(scenario: Scenario, source: str) -> ReplayConversatio
                 dict(t.nudge_has),
                 dict(t.nudge_lacks),
                 list(t.supervisor),
+                t.language,
             )
             for t, at in zip(scenario.turns, _timeline(scenario.turns), strict=True)
         ],
@@ -292,6 +298,7 @@ class TurnResult:
     expect: list[str] = field(default_factory=list)
     forbid: list[str] = field(default_factory=list)
     language: str | None = None
+    expect_language: str | None = None
     nudge_has: dict[str, list[str]] = field(default_factory=dict)
     nudge_lacks: dict[str, list[str]] = field(default_factory=dict)
     supervisor: list[str] = field(default_factory=list)
@@ -337,6 +344,11 @@ class ConversationResult:
                 alert = turn.alert(rule)
                 nudge = alert.nudge if alert else ""
                 out += [f"turn {turn.index}: {rule!r} nudge must not say {t!r}: {nudge!r}" for t in texts if t in nudge]
+            if turn.expect_language is not None:
+                got = "en" if turn.anger is not None else turn.language
+                if got != turn.expect_language:
+                    want = "scored" if turn.expect_language == "en" else f"not scored ({turn.expect_language})"
+                    out.append(f"turn {turn.index}: expected {want}, got {got or 'not scored'}")
             for rule in turn.supervisor:
                 alert = turn.alert(rule)
                 if alert is None or "supervisor" not in alert.audience:
@@ -402,6 +414,7 @@ async def _replay_one(pipeline: Pipeline, conv: ReplayConversation, prefix: str)
                 expect=turn.expect,
                 forbid=turn.forbid,
                 language=reply.scores.language,
+                expect_language=turn.language,
                 nudge_has=turn.nudge_has,
                 nudge_lacks=turn.nudge_lacks,
                 supervisor=turn.supervisor,

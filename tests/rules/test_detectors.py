@@ -261,7 +261,6 @@ def test_repeat_contact_watches_only_the_customer(engine: RuleEngine) -> None:
     assert "repeat_contact" not in fired(engine, [("customer", "hi"), ("agent", "As I already explained, no.")])
 
 
-<<<<<<< HEAD
 def test_unscored_turns_feed_only_the_word_rules(engine: RuleEngine) -> None:
     """A turn the model did not read (``scores`` None) is neither angry nor calm to the score rules, while
     the rules that read words (capitals, manager requests and threats, abuse) still fire on it."""
@@ -277,7 +276,8 @@ def test_unscored_turns_feed_only_the_word_rules(engine: RuleEngine) -> None:
     gap = [("customer", "a", 0.7, 0.5), ("customer", "b", None), ("customer", "c", 0.75, 0.5)]
     assert "escalate" not in fired(engine, gap)
     assert fired(engine, [*gap, ("customer", "d", 0.8, 0.6)])["escalate"].reason.startswith("sustained:")
-=======
+
+
 def test_reasons_are_plain_english(engine: RuleEngine) -> None:
     """Reasons count in words a person reads ("2 replies", "1 insult"), never "repl(ies)" or "insult(s)"."""
     upset = ("customer", "You idiot, where is my parcel", 0.9, 0.7, -0.6)
@@ -296,4 +296,3 @@ def test_de_escalated_is_not_a_threat_read_as_calm(engine: RuleEngine) -> None:
     assert "de_escalated" in calm
     threat = [angry, ("agent", "Sorry."), ("customer", "Thanks. I'm cancelling my contract today.", 0.1, 0.1, 0.5)]
     assert "de_escalated" not in fired(engine, threat)
->>>>>>> 512a588 (Rules and cooldowns (issue 19): a new variant passes a cooldown (escalate rising, then threat); canned_reply counts every repeat and tells the supervisor from the third; lower-severity alerts held back 180 s after a critical one (pack 'alerts:' section, de_escalated exempt); nudges name the dismissive phrase, quote the customer's whole sentence or nothing, no refund example; plain plurals in reasons; de_escalated not on a calm-sounding threat; scenario checks nudge_has/nudge_lacks/supervisor and six scenarios)
