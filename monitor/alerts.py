@@ -120,12 +120,11 @@ def draft_alerts(
     turn: TurnRecord,
     now: datetime,
 ) -> list[AlertDraft]:
-    """The candidates that survive their cooldowns and the hold-back after a critical alert (one raised
-    earlier in the conversation, or on this very turn), as drafts of the alerts to store, in the rules' order."""
+    """The candidates that survive their cooldowns and the hold-back after a critical alert raised on an
+    earlier turn, as drafts of the alerts to store, in the rules' order. Alerts of the turn that raises the
+    critical one still go out: they say what happened on it (anger, abuse) beside what to do now."""
     firing = [c for c in candidates if should_fire(c, last_firings.get(c.rule), now)]
     criticals = [f.last_critical_at for f in last_firings.values() if f.last_critical_at is not None]
-    if any(c.severity == "critical" for c in firing):
-        criticals.append(now.timestamp())
     last_critical_at = max(criticals, default=None)
     return [
         AlertDraft(
@@ -138,6 +137,7 @@ def draft_alerts(
                 "message_id": turn.message_id,
                 "agent_id": meta.agent.id,
                 "customer_name": meta.customer.name,
+                "agent_name": meta.agent.name,
                 "audience": candidate.audience,
                 "nudge": candidate.nudge,
                 "reason": candidate.reason,

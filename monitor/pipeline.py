@@ -24,7 +24,7 @@ from redis.asyncio import Redis
 
 from monitor import live
 from monitor.alerts import AlertDraft, Firing, draft_alerts
-from monitor.errors import UnknownConversationError
+from monitor.errors import ConversationEndedError, UnknownConversationError
 from monitor.ingest import ConversationEnd
 from monitor.language import Language
 from monitor.schemas import (
@@ -143,6 +143,7 @@ class Pipeline:
         if meta is None:
             raise UnknownConversationError(event.conversation_id)
         log.info("conversation ended", conversation_id=meta.conversation_id)
+        await live.publish(self._redis, live.ConversationEndedEnvelope.of(meta))
         return meta
 
     async def handle_message(self, message: ChatMessage) -> ScoredReply:
@@ -157,6 +158,8 @@ class Pipeline:
                     return state.reply
                 if state.meta is None:
                     raise UnknownConversationError(cid, message_id=mid)
+                if state.meta.ended_at is not None:
+                    raise ConversationEndedError(cid, message_id=mid)
                 return await self._process(message, state.meta, state)
 
     async def _score(self, message: ChatMessage) -> tuple[TurnScores | None, str | None]:

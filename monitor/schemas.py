@@ -201,6 +201,7 @@ class Alert(BaseModel):
     message_id: str
     agent_id: str
     customer_name: str = ""  # so an agent's sidebar can name the customer without reading the conversation
+    agent_name: str = ""  # so the sidebar can greet its agent by name (an agent key reads no conversation)
     audience: list[AudienceMember]
     nudge: str
     reason: str

@@ -100,9 +100,9 @@ def test_lower_severity_alerts_wait_after_a_critical_one() -> None:
     assert [d.rule for d in draft_alerts([info], critical_long_ago, meta, turn, now)] == ["use_name"]
     exempt = info.model_copy(update={"hold_after_critical_s": 0.0})
     assert [d.rule for d in draft_alerts([exempt], critical_30s_ago, meta, turn, now)] == ["use_name"]
-    # A critical alert on this very turn holds back the rest of the turn's lower-severity alerts.
+    # The turn that raises the critical alert keeps its other alerts; the hold-back starts after it.
     escalate = candidate("critical").model_copy(update={"rule": "escalate"})
-    assert [d.rule for d in draft_alerts([info, escalate], {}, meta, turn, now)] == ["escalate"]
+    assert [d.rule for d in draft_alerts([info, escalate], {}, meta, turn, now)] == ["use_name", "escalate"]
     # The rule's last critical firing is remembered across a later, lower firing of the same rule.
     lower = next_firing(candidate("warning"), Firing(at=now.timestamp() - 600, severity="critical"), now)
     assert lower.critical_at == now.timestamp() - 600
