@@ -108,7 +108,9 @@ def test_sidebar_shows_the_latest_state_of_a_chat(browser: Browser, live_server:
         screenshot(sidebar, "sidebar-calmed")
 
 
-def test_turns_not_in_english_are_shown_as_not_scored(browser: Browser, live_server: LiveServer) -> None:
+def test_turns_not_in_english_are_shown_as_not_scored(
+    browser: Browser, live_server: LiveServer, screenshot: Shot
+) -> None:
     """A German customer's chat reads "not scored (German)" on the board, in the transcript and in the sidebar
     (which shows the chat even though no nudge came), never as calm zeros."""
     with (
@@ -128,6 +130,8 @@ def test_turns_not_in_english_are_shown_as_not_scored(browser: Browser, live_ser
         turn = console.locator("#transcript-turns li.turn").first
         expect(turn.locator(".score-unscored")).to_have_text("not scored (German)")
         expect(turn.locator(".score-anger")).to_have_count(0)
+        screenshot(console, "console-not-scored")
+        screenshot(sidebar, "sidebar-not-scored")
 
 
 def rules_with(tmp_path: Path, text: str) -> list[Path]:

@@ -154,8 +154,16 @@ function render(focusId = undefined) {
           h("h2", {}, name),
           escalation ? h("span", { class: "escalate-tag" }, "Escalate") : null,
           note ? h("span", { class: "unscored-tag" }, note) : null,
-          h("span", { class: "count" }, `${alerts.length} nudge${alerts.length === 1 ? "" : "s"}`),
+          alerts.length ? h("span", { class: "count" }, `${alerts.length} nudge${alerts.length === 1 ? "" : "s"}`) : null,
         ),
+        note
+          ? h(
+              "p",
+              { class: "unscored-note" },
+              "Calmwatch reads English only: no anger or frustration nudges for these turns. " +
+                "Capitals, threats, requests for a manager and swearing are still flagged.",
+            )
+          : null,
         h(
           "ol",
           { class: "nudges" },
