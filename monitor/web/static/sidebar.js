@@ -255,7 +255,7 @@ async function boot() {
     },
     onStatus: (s) => showConnection(s, { pill: ui.pill, banner: ui.banner }),
     onAuthFailed: async () => {
-      await askForKey("Your sign-in has expired or the key was revoked; enter your key to see your nudges.");
+      await askForKey("Your sign-in has expired or the key was revoked; enter your key to see your nudges.", keyProblem);
       feed.restart();
     },
   });
