@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 from redis.asyncio import Redis
 
 from monitor import redis_keys as keys
@@ -44,19 +44,58 @@ def stream_id_key(alert_id: str) -> tuple[int, int]:
 
 
 class Firing(BaseModel):
-    """When a rule last fired in a conversation and how severely: what its cooldown is measured from."""
+    """A rule's last firing in a conversation: what its cooldown is measured from and what it already said.
+
+    ``variants`` are the outcomes (e.g. ``escalate``'s ``rising``, ``threat``) raised in the current cooldown
+    window, so a new reason gets through while a repeat of an old one does not. ``critical_at`` is when the rule
+    last raised a critical alert here, carried across its later firings, for the hold-back after a critical
+    alert. Both default to empty, so firings stored before they existed still read."""
 
     at: float  # epoch seconds
     severity: Severity
+    variants: list[str] = Field(default_factory=list)
+    critical_at: float | None = None
+
+    @property
+    def last_critical_at(self) -> float | None:
+        if self.critical_at is not None:
+            return self.critical_at
+        return self.at if self.severity == "critical" else None
+
+
+def _in_cooldown(candidate: AlertCandidate, last: Firing | None, now: datetime) -> bool:
+    return last is not None and now.timestamp() - last.at < candidate.cooldown_s
 
 
 def should_fire(candidate: AlertCandidate, last: Firing | None, now: datetime) -> bool:
-    """No alert storms: inside the cooldown a rule fires again only if its severity rises."""
-    if last is None:
+    """No alert storms, no lost news: inside the cooldown a rule fires again only if its severity rises or
+    it reports a variant (a different reason) not yet raised in that window."""
+    if last is None or not _in_cooldown(candidate, last, now):
         return True
-    if now.timestamp() - last.at >= candidate.cooldown_s:
+    if SEVERITY_RANK[candidate.severity] > SEVERITY_RANK[last.severity]:
         return True
-    return SEVERITY_RANK[candidate.severity] > SEVERITY_RANK[last.severity]
+    return candidate.variant is not None and candidate.variant not in last.variants
+
+
+def next_firing(candidate: AlertCandidate, last: Firing | None, now: datetime) -> Firing:
+    """The rule's firing record once ``candidate`` fires: a firing inside the cooldown extends the window and
+    keeps what it already raised; one after it starts a new window."""
+    at = now.timestamp()
+    critical_at = at if candidate.severity == "critical" else (last.last_critical_at if last else None)
+    variants = [candidate.variant] if candidate.variant is not None else []
+    if last is None or not _in_cooldown(candidate, last, now):
+        return Firing(at=at, severity=candidate.severity, variants=variants, critical_at=critical_at)
+    severity = max(candidate.severity, last.severity, key=SEVERITY_RANK.__getitem__)
+    merged = last.variants + [v for v in variants if v not in last.variants]
+    return Firing(at=at, severity=severity, variants=merged, critical_at=critical_at)
+
+
+def held_back(candidate: AlertCandidate, last_critical_at: float | None, now: datetime) -> bool:
+    """After a critical alert the agent has one thing to do; a lower-severity nudge in the same conversation
+    waits out the candidate's ``hold_after_critical_s`` (``use_name`` right after ``repeated_abuse`` is noise)."""
+    if candidate.severity == "critical" or last_critical_at is None:
+        return False
+    return now.timestamp() - last_critical_at < candidate.hold_after_critical_s
 
 
 @dataclass(frozen=True)
@@ -81,11 +120,16 @@ def draft_alerts(
     turn: TurnRecord,
     now: datetime,
 ) -> list[AlertDraft]:
-    """The candidates that survive their cooldowns, as drafts of the alerts to store, in the rules' order."""
+    """The candidates that survive their cooldowns and the hold-back after a critical alert raised on an
+    earlier turn, as drafts of the alerts to store, in the rules' order. Alerts of the turn that raises the
+    critical one still go out: they say what happened on it (anger, abuse) beside what to do now."""
+    firing = [c for c in candidates if should_fire(c, last_firings.get(c.rule), now)]
+    criticals = [f.last_critical_at for f in last_firings.values() if f.last_critical_at is not None]
+    last_critical_at = max(criticals, default=None)
     return [
         AlertDraft(
             rule=candidate.rule,
-            firing=Firing(at=now.timestamp(), severity=candidate.severity),
+            firing=next_firing(candidate, last_firings.get(candidate.rule), now),
             body={
                 "rule": candidate.rule,
                 "severity": candidate.severity,
@@ -93,14 +137,15 @@ def draft_alerts(
                 "message_id": turn.message_id,
                 "agent_id": meta.agent.id,
                 "customer_name": meta.customer.name,
+                "agent_name": meta.agent.name,
                 "audience": candidate.audience,
                 "nudge": candidate.nudge,
                 "reason": candidate.reason,
                 "created_at": now.isoformat(),
             },
         )
-        for candidate in candidates
-        if should_fire(candidate, last_firings.get(candidate.rule), now)
+        for candidate in firing
+        if not held_back(candidate, last_critical_at, now)
     ]
 
 

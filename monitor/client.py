@@ -22,7 +22,7 @@ import time
 from collections.abc import AsyncIterator, Generator, Mapping, Sequence
 from datetime import datetime
 from types import TracebackType
-from typing import Any, Self
+from typing import TYPE_CHECKING, Any, Self
 from urllib.parse import urlencode
 
 import httpx
@@ -30,6 +30,11 @@ from standardwebhooks import Webhook, WebhookVerificationError
 
 from monitor.errors import ApiError
 from monitor.schemas import Alert, ConversationMeta, ScoredReply
+
+if TYPE_CHECKING:  # the API's own response models; imported when first used (they pull in the service's modules)
+    from monitor.api.conversations import ConversationDetail
+    from monitor.api.webhooks import WebhookCreated, WebhookView
+    from monitor.delivery.webhooks import DeliveryView
 
 __all__ = [
     "ApiError",
@@ -185,9 +190,11 @@ class CalmwatchClient:
         params: dict[str, str | int] = {"limit": limit, **({"since": since} if since is not None else {})}
         return [Alert.model_validate(a) for a in self._call("GET", "/v1/alerts", params=params)]
 
-    def conversation(self, conversation_id: str) -> dict[str, Any]:
-        result: dict[str, Any] = self._call("GET", f"/v1/conversations/{conversation_id}")
-        return result
+    def conversation(self, conversation_id: str) -> ConversationDetail:
+        """Metadata, turns (with scores) and alerts of one conversation, as the API's own model."""
+        from monitor.api.conversations import ConversationDetail
+
+        return ConversationDetail.model_validate(self._call("GET", f"/v1/conversations/{conversation_id}"))
 
     def token(self) -> str:
         """A short-lived token for this key (for a browser, or anything that should not hold the key)."""
@@ -233,26 +240,29 @@ class CalmwatchClient:
         description: str = "",
         rules: Sequence[str] | None = None,
         min_severity: str | None = None,
-    ) -> dict[str, Any]:
+    ) -> WebhookCreated:
         """Register an endpoint; the answer's ``secret`` is shown only this once."""
+        from monitor.api.webhooks import WebhookCreated
+
         body = {"url": url, "events": list(events), "description": description, "rules": rules,
                 "min_severity": min_severity}  # fmt: skip
-        result: dict[str, Any] = self._call("POST", "/v1/webhooks", json=body)
-        return result
+        return WebhookCreated.model_validate(self._call("POST", "/v1/webhooks", json=body))
 
-    def webhooks(self) -> list[dict[str, Any]]:
-        result: list[dict[str, Any]] = self._call("GET", "/v1/webhooks")
-        return result
+    def webhooks(self) -> list[WebhookView]:
+        from monitor.api.webhooks import WebhookView
 
-    def webhook_deliveries(self, endpoint_id: str, *, limit: int = 50) -> list[dict[str, Any]]:
-        result: list[dict[str, Any]] = self._call(
-            "GET", f"/v1/webhooks/{endpoint_id}/deliveries", params={"limit": limit}
-        )
-        return result
+        return [WebhookView.model_validate(w) for w in self._call("GET", "/v1/webhooks")]
 
-    def test_webhook(self, endpoint_id: str) -> dict[str, Any]:
-        result: dict[str, Any] = self._call("POST", f"/v1/webhooks/{endpoint_id}/test")
-        return result
+    def webhook_deliveries(self, endpoint_id: str, *, limit: int = 50) -> list[DeliveryView]:
+        from monitor.delivery.webhooks import DeliveryView
+
+        raw = self._call("GET", f"/v1/webhooks/{endpoint_id}/deliveries", params={"limit": limit})
+        return [DeliveryView.model_validate(d) for d in raw]
+
+    def test_webhook(self, endpoint_id: str) -> DeliveryView:
+        from monitor.delivery.webhooks import DeliveryView
+
+        return DeliveryView.model_validate(self._call("POST", f"/v1/webhooks/{endpoint_id}/test"))
 
 
 class AsyncCalmwatchClient:

@@ -137,8 +137,15 @@ def typing_delay(text: str) -> float:
     return min(8.0, 1.5 + len(text) / 20)
 
 
+#: A demo chat ends this long (at speed 1) after its last turn, as a real one would: the board never fills
+#: with stale "active" chats, and the supervisor still sees how it finished.
+DEMO_LINGER_S = 20.0
+
+
 class DemoPlayer:
-    """Posts conversations through the API like a connector. ``sleep`` is injectable so tests need not wait."""
+    """Posts conversations through the API like a connector. ``sleep`` is injectable so tests need not wait.
+
+    With ``end_after_s`` each chat is ended that long (scaled by ``speed``) after its last turn."""
 
     def __init__(
         self,
@@ -149,6 +156,7 @@ class DemoPlayer:
         stagger_s: float = 3.0,
         sleep: Sleep = asyncio.sleep,
         out: TextIO | None = None,
+        end_after_s: float | None = None,
     ) -> None:
         if speed <= 0:
             raise ValueError("speed must be positive")
@@ -158,6 +166,7 @@ class DemoPlayer:
         self._stagger_s = stagger_s
         self._sleep = sleep
         self._out = out
+        self._end_after_s = end_after_s
 
     def _say(self, line: str) -> None:
         if self._out is not None:
@@ -202,6 +211,9 @@ class DemoPlayer:
                 f"  {conversation.key[:16]:<16} {names[turn.role][:16]:<16} anger {reply.scores.anger:.2f}  "
                 f"frustration {reply.scores.frustration:.2f}  {' '.join(raised)}"
             )
+        if self._end_after_s is not None:
+            await self._sleep(self._end_after_s / self._speed)
+            await self.end([result])
         return result
 
     async def play_all(self, conversations: Sequence[DemoConversation]) -> list[DemoResult]:
@@ -250,7 +262,13 @@ async def run_rounds(base: str, conversations: Sequence[DemoConversation], optio
     async with AsyncCalmwatchClient(base, options.token, timeout=30) as client:
         previous: list[DemoResult] = []
         while True:
-            player = DemoPlayer(client, run_id=time.strftime("%m%d-%H%M%S"), speed=options.speed, out=out)
+            player = DemoPlayer(
+                client,
+                run_id=time.strftime("%m%d-%H%M%S"),
+                speed=options.speed,
+                out=out,
+                end_after_s=DEMO_LINGER_S,
+            )
             await player.end(previous)
             previous = await player.play_all(conversations)
             raised = sum(len(r.alerts) for r in previous)

@@ -11,6 +11,7 @@ CalmwatchError
 ├── ApiError                    an error answer received by ``monitor.client`` (status, code, detail)
 └── IngestError                 a bad event from a connector; carries a machine-readable ``code``
     ├── UnknownConversationError
+    ├── ConversationEndedError  a message for a conversation that has ended
     ├── OverloadedError         the scoring queue is full; the client should retry shortly
     │   └── QueueFull           the micro-batcher's queue holds ``max_queue`` turns already
     │       └── BatcherClosed   the micro-batcher is shutting down and takes no new turns
@@ -107,6 +108,18 @@ class UnknownConversationError(IngestError):
         super().__init__(
             "unknown_conversation",
             f"conversation {conversation_id!r} was never started (POST /v1/conversations first) or has expired",
+            message_id=message_id,
+        )
+
+
+class ConversationEndedError(IngestError):
+    """A message for a conversation that has ended: taking it would raise alerts nobody can act on, and put
+    a finished chat's nudges in front of an agent who has moved on."""
+
+    def __init__(self, conversation_id: str, *, message_id: str | None = None) -> None:
+        super().__init__(
+            "conversation_ended",
+            f"conversation {conversation_id!r} has ended; start a new conversation for new messages",
             message_id=message_id,
         )
 

@@ -5,7 +5,8 @@ Everything live goes through the ``cw:live`` pub/sub channel so that every servi
 
 * ``{"type": "alert", "alert": {...}}``: an alert was raised (it is already in the alert stream);
 * ``{"type": "turn", ...}``: a turn was scored, with the conversation's new risk (board sparklines, ranking);
-* ``{"type": "alert.acknowledged", "ack": {...}}``: a supervisor acknowledged an alert.
+* ``{"type": "alert.acknowledged", "ack": {...}}``: a supervisor acknowledged an alert;
+* ``{"type": "conversation.ended", ...}``: a conversation ended (boards drop it, sidebars hide its nudges).
 
 Who receives what is an :class:`Audience`: the supervisor feed gets alerts and acknowledgements (and turns
 when it asks for them); an agent's nudges are the alerts meant for agents in that agent's conversations.
@@ -44,12 +45,14 @@ class TurnEnvelope(BaseModel):
     sent_at: datetime
     scores: Scores
     risk: float
+    customer_name: str = ""  # so a sidebar can name a chat it has no nudge for ("not scored (German)")
 
     @classmethod
     def of(cls, meta: ConversationMeta, turn: TurnRecord, risk: float) -> TurnEnvelope:
         return cls(
             conversation_id=meta.conversation_id,
             agent_id=meta.agent.id,
+            customer_name=meta.customer.name,
             message_id=turn.message_id,
             role=turn.role,
             sent_at=turn.sent_at,
@@ -65,7 +68,23 @@ class AckEnvelope(BaseModel):
     ack: Acknowledgement
 
 
-Envelope = Annotated[AlertEnvelope | TurnEnvelope | AckEnvelope, Field(discriminator="type")]
+class ConversationEndedEnvelope(BaseModel):
+    """A conversation ended: it leaves every board at once, however high its last risk."""
+
+    type: Literal["conversation.ended"] = "conversation.ended"
+    conversation_id: str
+    agent_id: str
+    ended_at: datetime
+
+    @classmethod
+    def of(cls, meta: ConversationMeta) -> ConversationEndedEnvelope:
+        assert meta.ended_at is not None
+        return cls(conversation_id=meta.conversation_id, agent_id=meta.agent.id, ended_at=meta.ended_at)
+
+
+Envelope = Annotated[
+    AlertEnvelope | TurnEnvelope | AckEnvelope | ConversationEndedEnvelope, Field(discriminator="type")
+]
 _ENVELOPE: TypeAdapter[Envelope] = TypeAdapter(Envelope)
 
 
@@ -94,8 +113,9 @@ class Audience(Protocol):
     def accepts(self, envelope: Envelope) -> bool: ...
 
 
-#: What ``include=`` may name on the supervisor feed, and the envelope type each one adds.
-_INCLUDE_ALIASES = {"turns": "turn"}
+#: What ``include=`` may name on the supervisor feed, and the envelope types each one adds: a board that
+#: follows turns also needs to hear that a conversation ended.
+_INCLUDE_ALIASES = {"turns": ("turn", "conversation.ended"), "turn": ("turn", "conversation.ended")}
 
 
 @dataclass(frozen=True)
@@ -107,7 +127,8 @@ class SupervisorFeed:
     @classmethod
     def including(cls, include: str = "") -> SupervisorFeed:
         """``include`` as the query parameter has it, comma-separated: ``turns`` (or ``turn``) adds turn scores."""
-        extra = {_INCLUDE_ALIASES.get(name, name) for name in (part.strip() for part in include.split(",")) if name}
+        names = [part.strip() for part in include.split(",") if part.strip()]
+        extra = {kind for name in names for kind in _INCLUDE_ALIASES.get(name, (name,))}
         return cls(types=frozenset({"alert", "alert.acknowledged", *extra}))
 
     def accepts(self, envelope: Envelope) -> bool:
@@ -116,11 +137,17 @@ class SupervisorFeed:
 
 @dataclass(frozen=True)
 class AgentNudges:
-    """``/v1/agents/{agent_id}/nudges``: the alerts addressed to agents, in this agent's conversations only."""
+    """``/v1/agents/{agent_id}/nudges``: the alerts addressed to agents in this agent's conversations, plus what
+    the sidebar needs to show those chats truly: customer turns (is the latest one scored, or "not scored
+    (German)"?) and the end of a conversation. Nothing of any other agent's chats."""
 
     agent_id: str
 
     def accepts(self, envelope: Envelope) -> bool:
-        if not isinstance(envelope, AlertEnvelope):
-            return False
-        return envelope.alert.agent_id == self.agent_id and "agent" in envelope.alert.audience
+        if isinstance(envelope, AlertEnvelope):
+            return envelope.alert.agent_id == self.agent_id and "agent" in envelope.alert.audience
+        if isinstance(envelope, TurnEnvelope):
+            return envelope.agent_id == self.agent_id and envelope.role == "customer"
+        if isinstance(envelope, ConversationEndedEnvelope):
+            return envelope.agent_id == self.agent_id
+        return False

@@ -24,8 +24,9 @@ from redis.asyncio import Redis
 
 from monitor import live
 from monitor.alerts import AlertDraft, Firing, draft_alerts
-from monitor.errors import UnknownConversationError
+from monitor.errors import ConversationEndedError, UnknownConversationError
 from monitor.ingest import ConversationEnd
+from monitor.language import Language
 from monitor.schemas import (
     AlertCandidate,
     ChatMessage,
@@ -106,8 +107,10 @@ class Pipeline:
         rules: Callable[[], RuleEvaluator],
         observer: PipelineObserver | None = None,
         clock: Callable[[], datetime] = utcnow,
+        language: Callable[[str], Language] | None = None,
     ) -> None:
         self.store = store
+        self._language = language  # None: every turn is scored
         self._redis = redis  # where the turn is announced live, once committed
         self._clock = clock
         self._scorer = scorer
@@ -140,6 +143,7 @@ class Pipeline:
         if meta is None:
             raise UnknownConversationError(event.conversation_id)
         log.info("conversation ended", conversation_id=meta.conversation_id)
+        await live.publish(self._redis, live.ConversationEndedEnvelope.of(meta))
         return meta
 
     async def handle_message(self, message: ChatMessage) -> ScoredReply:
@@ -154,13 +158,25 @@ class Pipeline:
                     return state.reply
                 if state.meta is None:
                     raise UnknownConversationError(cid, message_id=mid)
+                if state.meta.ended_at is not None:
+                    raise ConversationEndedError(cid, message_id=mid)
                 return await self._process(message, state.meta, state)
 
-    async def _process(self, message: ChatMessage, meta: ConversationMeta, state: TurnState) -> ScoredReply:
+    async def _score(self, message: ChatMessage) -> tuple[TurnScores | None, str | None]:
+        """The turn's scores, or ``None`` and its language when the model cannot read it (not English): a
+        furious German turn would score as calm, which is worse than no score."""
+        if self._language is not None:
+            found = self._language(message.text)
+            if not found.scored:
+                return None, found.code
         started = time.perf_counter()
         scores = await self._scorer.score(message.text)
         if self._observer:
             self._observer.turn_scored(message.role, time.perf_counter() - started)
+        return scores, None
+
+    async def _process(self, message: ChatMessage, meta: ConversationMeta, state: TurnState) -> ScoredReply:
+        scores, language = await self._score(message)
         now = self._clock()
         turn = TurnRecord(
             message_id=message.message_id,
@@ -168,6 +184,7 @@ class Pipeline:
             text=message.text,
             sent_at=message.sent_at or now,
             scores=scores,
+            language=language,
         )
         window = [*state.recent, turn][-self.store.window :]
         snapshot = ConversationSnapshot(meta=meta, turns=[as_judged(t) for t in window])

@@ -58,6 +58,16 @@ class ScenarioTurn(_Strict):
     agent: str | None = None
     expect: list[str] = Field(default_factory=list, description="rules that must raise an alert on this turn")
     forbid: list[str] = Field(default_factory=list, description="rules that must not raise one on this turn")
+    nudge_has: dict[str, list[str]] = Field(
+        default_factory=dict, description="rule -> texts its nudge on this turn must contain (it must fire)"
+    )
+    nudge_lacks: dict[str, list[str]] = Field(
+        default_factory=dict, description="rule -> texts its nudge on this turn must not contain"
+    )
+    supervisor: list[str] = Field(default_factory=list, description="rules whose alert here must reach the supervisor")
+    language: str | None = Field(
+        default=None, description="'en': the turn must be scored; another code: left unscored as that language"
+    )
     note: str = ""
     after_s: float = Field(default=30.0, ge=0, description="seconds since the previous turn (cooldowns use it)")
 
@@ -95,6 +105,15 @@ class ReplayTurn:
     sent_at: datetime | None = None
     expect: list[str] = field(default_factory=list)
     forbid: list[str] = field(default_factory=list)
+    nudge_has: dict[str, list[str]] = field(default_factory=dict)
+    nudge_lacks: dict[str, list[str]] = field(default_factory=dict)
+    supervisor: list[str] = field(default_factory=list)
+    language: str | None = None  # expected: "en" scored, another code unscored as that language
+
+    @property
+    def has_expectations(self) -> bool:
+        expectations = (self.expect, self.forbid, self.nudge_has, self.nudge_lacks, self.supervisor, self.language)
+        return any(bool(e) for e in expectations)
 
 
 @dataclass
@@ -112,14 +131,24 @@ class ReplayConversation:
 
     @property
     def has_expectations(self) -> bool:
-        return bool(self.raises or self.quiet or any(t.expect or t.forbid for t in self.turns))
+        return bool(self.raises or self.quiet or any(t.has_expectations for t in self.turns))
 
 
 def _scenario_conversation(scenario: Scenario, source: str) -> ReplayConversation:
     return ReplayConversation(
         conversation_id=scenario.id,
         turns=[
-            ReplayTurn(t.role, t.text, at, list(t.expect), list(t.forbid))
+            ReplayTurn(
+                t.role,
+                t.text,
+                at,
+                list(t.expect),
+                list(t.forbid),
+                dict(t.nudge_has),
+                dict(t.nudge_lacks),
+                list(t.supervisor),
+                t.language,
+            )
             for t, at in zip(scenario.turns, _timeline(scenario.turns), strict=True)
         ],
         customer_name=scenario.customer_name,
@@ -269,6 +298,13 @@ class TurnResult:
     expect: list[str] = field(default_factory=list)
     forbid: list[str] = field(default_factory=list)
     language: str | None = None
+    expect_language: str | None = None
+    nudge_has: dict[str, list[str]] = field(default_factory=dict)
+    nudge_lacks: dict[str, list[str]] = field(default_factory=dict)
+    supervisor: list[str] = field(default_factory=list)
+
+    def alert(self, rule: str) -> AlertView | None:
+        return next((a for a in self.alerts if a.rule == rule), None)
 
 
 @dataclass
@@ -294,6 +330,30 @@ class ConversationResult:
                 if r not in fired
             ]
             out += [f"turn {turn.index}: {r!r} must not fire ({_reason(turn, r)})" for r in turn.forbid if r in fired]
+            for rule, texts in turn.nudge_has.items():
+                alert = turn.alert(rule)
+                if alert is None:
+                    out.append(f"turn {turn.index}: expected {rule!r} (nudge check), got {sorted(fired) or 'nothing'}")
+                    continue
+                out += [
+                    f"turn {turn.index}: {rule!r} nudge lacks {t!r}: {alert.nudge!r}"
+                    for t in texts
+                    if t not in alert.nudge
+                ]
+            for rule, texts in turn.nudge_lacks.items():
+                alert = turn.alert(rule)
+                nudge = alert.nudge if alert else ""
+                out += [f"turn {turn.index}: {rule!r} nudge must not say {t!r}: {nudge!r}" for t in texts if t in nudge]
+            if turn.expect_language is not None:
+                got = "en" if turn.anger is not None else turn.language
+                if got != turn.expect_language:
+                    want = "scored" if turn.expect_language == "en" else f"not scored ({turn.expect_language})"
+                    out.append(f"turn {turn.index}: expected {want}, got {got or 'not scored'}")
+            for rule in turn.supervisor:
+                alert = turn.alert(rule)
+                if alert is None or "supervisor" not in alert.audience:
+                    where = "not raised" if alert is None else f"audience {alert.audience}"
+                    out.append(f"turn {turn.index}: {rule!r} must reach the supervisor ({where})")
         out += [
             f"expected {r!r} somewhere in the conversation" for r in self.conversation.raises if r not in fired_anywhere
         ]
@@ -354,6 +414,10 @@ async def _replay_one(pipeline: Pipeline, conv: ReplayConversation, prefix: str)
                 expect=turn.expect,
                 forbid=turn.forbid,
                 language=reply.scores.language,
+                expect_language=turn.language,
+                nudge_has=turn.nudge_has,
+                nudge_lacks=turn.nudge_lacks,
+                supervisor=turn.supervisor,
             )
         )
     return ConversationResult(conv, results)

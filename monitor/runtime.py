@@ -34,6 +34,7 @@ from monitor.auth import Authenticator
 from monitor.delivery.webhooks import WebhookDispatcher
 from monitor.delivery.websockets import LiveHub
 from monitor.errors import RedisUnavailableError
+from monitor.language import language_detector
 from monitor.observability import Metrics
 from monitor.pipeline import AsyncScorer, Pipeline, PipelineObserver, RuleEvaluator
 from monitor.redis_server import EmbeddedRedis
@@ -234,14 +235,18 @@ def build_pipeline(
     observer: PipelineObserver | None = None,
     clock: Callable[[], datetime] = utcnow,
 ) -> Pipeline:
-    """The pipeline as the settings define it (turn window, state TTL, alert stream length) on ``redis``."""
+    """The pipeline as the settings define it (turn window, state TTL, alert stream length, which turns the
+    model reads) on ``redis``."""
     store = ConversationStore(
         redis,
         ttl_s=settings.conversation_ttl_s,
         window=settings.turn_window,
         alert_maxlen=settings.alert_stream_maxlen,
     )
-    return Pipeline(store=store, redis=redis, scorer=scorer, rules=rules, observer=observer, clock=clock)
+    language = language_detector() if settings.language_detection else None
+    return Pipeline(
+        store=store, redis=redis, scorer=scorer, rules=rules, observer=observer, clock=clock, language=language
+    )
 
 
 @contextlib.asynccontextmanager

@@ -185,6 +185,10 @@ class AlertCandidate(BaseModel):
     nudge: str
     reason: str
     cooldown_s: float = 0.0
+    variant: str | None = Field(default=None, description="the detector's outcome; a new one passes a cooldown")
+    hold_after_critical_s: float = Field(
+        default=0.0, ge=0.0, description="a lower-severity alert waits this long after a critical one (pack setting)"
+    )
 
 
 class Alert(BaseModel):
@@ -197,6 +201,7 @@ class Alert(BaseModel):
     message_id: str
     agent_id: str
     customer_name: str = ""  # so an agent's sidebar can name the customer without reading the conversation
+    agent_name: str = ""  # so the sidebar can greet its agent by name (an agent key reads no conversation)
     audience: list[AudienceMember]
     nudge: str
     reason: str

@@ -80,6 +80,9 @@ class Settings(BaseSettings):
     webhook_secret_grace_s: float = 24 * 3600  # after a rotation the old secret also signs for this long
     webhook_poll_s: float = 0.5  # how often due retries are looked for
 
+    # --- languages (issue 19): the model reads English only; other turns are marked unscored
+    language_detection: bool = True  # false: every turn goes to the model, whatever its language
+
     # --- logging
     log_level: str = "INFO"
     log_format: Literal["auto", "json", "console"] = "auto"

@@ -283,3 +283,31 @@ def find_phrase(pattern: re.Pattern[str] | None, text: str) -> str | None:
         return None
     match = pattern.search(fold(text))
     return " ".join(match.group(0).split()) if match else None
+
+
+_SENTENCE_END = re.compile(r"(?<=[.!?…])\s+|\n+")
+
+
+def _folded_phrase(phrase: str) -> re.Pattern[str]:
+    words = [re.escape(w) for w in fold(phrase).split()]
+    return re.compile(r"(?<!\w)" + r"\s+".join(words) + r"(?!\w)")
+
+
+def original_span(text: str, phrase: str) -> str:
+    """``phrase`` (as :func:`find_phrase` gives it, folded) as the writer typed it, or ``phrase`` itself when
+    folding changed the text's length and the span cannot be mapped back."""
+    folded = fold(text)
+    match = _folded_phrase(phrase).search(folded)
+    if match is None or len(folded) != len(text):
+        return phrase
+    return " ".join(text[match.start() : match.end()].split())
+
+
+def sentence_with(text: str, phrase: str) -> str | None:
+    """The whole sentence of ``text`` that contains ``phrase``, as written, for a nudge to quote: the customer's
+    own words, never a fragment cut at a phrase boundary. ``None`` when no sentence holds it whole."""
+    pattern = _folded_phrase(phrase)
+    for sentence in _SENTENCE_END.split(text):
+        if pattern.search(fold(sentence)):
+            return " ".join(sentence.split())
+    return None

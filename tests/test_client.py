@@ -43,7 +43,7 @@ def test_send_and_read_with_the_sync_client(keyed: tuple[LiveServer, dict[str, s
     with CalmwatchClient(server.http, key=keys["supervisor"]) as supervisor:
         alerts = supervisor.alerts(since="0")
         assert [a.id for a in alerts] == [a.id for a in reply.alerts]
-        assert supervisor.conversation("c1")["meta"]["conversation_id"] == "c1"
+        assert supervisor.conversation("c1").meta.conversation_id == "c1"
         followed = supervisor.follow_alerts(since="0")
         assert next(followed).id == alerts[0].id
         followed.close()
@@ -125,18 +125,18 @@ def test_webhook_helpers_and_verify_webhook(keyed: tuple[LiveServer, dict[str, s
     try:
         with CalmwatchClient(server.http, key=keys["admin"]) as admin:
             endpoint = admin.create_webhook(receiver.url, ["alert.raised", "conversation.escalated"])
-            receiver.secrets.append(endpoint["secret"])
-            assert [e["id"] for e in admin.webhooks()] == [endpoint["id"]]
-            assert admin.test_webhook(endpoint["id"])["status"] == "succeeded"
-            [delivery] = admin.webhook_deliveries(endpoint["id"])
-            assert delivery["event_type"] == "webhook.test"
+            receiver.secrets.append(endpoint.secret)
+            assert [e.id for e in admin.webhooks()] == [endpoint.id]
+            assert admin.test_webhook(endpoint.id).status == "succeeded"
+            [delivery] = admin.webhook_deliveries(endpoint.id)
+            assert delivery.event_type == "webhook.test"
         got = receiver.received[0]
         body = got["raw"]
-        assert verify_webhook(endpoint["secret"], body, got["headers"])["type"] == "webhook.test"
+        assert verify_webhook(endpoint.secret, body, got["headers"])["type"] == "webhook.test"
         other = "whsec_" + "A" * 43 + "="
         with pytest.raises(WebhookVerificationError):
             verify_webhook(other, body, got["headers"])
         with pytest.raises(WebhookVerificationError):
-            verify_webhook(endpoint["secret"], body.replace(b"test", b"tost"), got["headers"])
+            verify_webhook(endpoint.secret, body.replace(b"test", b"tost"), got["headers"])
     finally:
         receiver.stop()

@@ -157,13 +157,17 @@ def test_player_posts_every_turn_at_typing_pace(live_server: LiveServer) -> None
 
 
 def test_demo_command_plays_into_a_running_service(live_server: LiveServer) -> None:
-    """`calmwatch demo --url` fills the board of a running service and prints the console and sidebar URLs."""
+    """`calmwatch demo --url` plays every chat into a running service, ends each one after its last turn (so
+    the board never fills with stale chats), and prints the console and sidebar URLs."""
     out = io.StringIO()
     assert demo_command(DemoOptions(url=live_server.http, speed=500.0, sources=[]), out=out) == 0
     with httpx.Client(base_url=live_server.http) as client:
-        board = client.get("/v1/conversations").json()
-        assert len(board) == len(load_demo_conversations())
-        assert client.get("/v1/alerts").json()
+        assert client.get("/v1/conversations").json() == []
+        alerts = client.get("/v1/alerts").json()
+        played = {a["conversation_id"] for a in alerts}
+        assert len(played) > 1
+        for cid in played:
+            assert client.get(f"/v1/conversations/{cid}").json()["meta"]["ended_at"] is not None
     printed = out.getvalue()
     assert f"{live_server.http}/sidebar/sam" in printed and "Round done" in printed
 

@@ -10,7 +10,14 @@ from pydantic import ValidationError
 
 from monitor import live
 from monitor import redis_keys as keys
-from monitor.live import AckEnvelope, AgentNudges, AlertEnvelope, SupervisorFeed, TurnEnvelope
+from monitor.live import (
+    AckEnvelope,
+    AgentNudges,
+    AlertEnvelope,
+    ConversationEndedEnvelope,
+    SupervisorFeed,
+    TurnEnvelope,
+)
 from monitor.runtime import redis_client
 from monitor.schemas import Acknowledgement, Alert, AudienceMember, Scores
 
@@ -59,12 +66,17 @@ def test_supervisor_feed_gets_alerts_and_acks_and_turns_only_when_asked() -> Non
 
 
 def test_agent_nudges_are_alerts_for_agents_in_that_agents_conversations() -> None:
-    """An agent gets alerts addressed to agents in its own conversations; never turns, acks or others' alerts."""
+    """An agent gets alerts addressed to agents, the customer's turns (scored or "not scored (German)") and the
+    end of its own conversations; never acks, its own replies, or anything of another agent's chats."""
     mine = AgentNudges("a1")
     assert mine.accepts(alert("a1"))
     assert not mine.accepts(alert("a2"))
     assert not mine.accepts(alert("a1", audience=["supervisor"]))
-    assert not mine.accepts(turn("a1")) and not mine.accepts(ack())
+    assert mine.accepts(turn("a1")) and not mine.accepts(turn("a2")) and not mine.accepts(ack())
+    assert not mine.accepts(turn("a1").model_copy(update={"role": "agent"}))
+    ended = ConversationEndedEnvelope(conversation_id="c1", agent_id="a1", ended_at=datetime(2026, 1, 1, tzinfo=UTC))
+    assert mine.accepts(ended) and not AgentNudges("a2").accepts(ended)
+    assert SupervisorFeed.including("turns").accepts(ended) and not SupervisorFeed.including("").accepts(ended)
 
 
 def test_envelopes_round_trip_and_unknown_types_are_refused() -> None:

@@ -132,3 +132,33 @@ def test_judge_turn_is_rules_risk_and_cooldowns_without_io() -> None:
     assert fresh.risk == 0.9 and [d.rule for d in fresh.alerts] == ["anger"]
     recent = {"anger": Firing(at=clock.now.timestamp() - 30, severity="warning")}
     assert judge_turn(AngerOverHalf(), snapshot, recent, clock.now).alerts == []
+
+
+async def test_a_turn_not_in_english_is_stored_unscored_without_the_model(flushed_redis: str) -> None:
+    """The pipeline asks for the language before the model: a German turn never reaches the scorer, is stored
+    and answered as ``scored: false, language: "de"``; with detection off the same turn is scored."""
+    client = redis_client(flushed_redis)
+    scorer = DirectScorer()
+    start = ConversationStart(conversation_id="c1", customer=Party(id="u", name="Ana"), agent=Party(id="a"))
+    german = "Das ist eine Frechheit, ich will sofort mein Geld zurück."
+    try:
+        pipeline = build_pipeline(
+            make_settings(flushed_redis), redis=client, scorer=scorer, rules=lambda: AngerOverHalf()
+        )
+        await pipeline.start_conversation(start)
+        reply = await pipeline.handle_message(msg("m1", german))
+        assert (reply.scores.scored, reply.scores.language, reply.scores.anger) == (False, "de", None)
+        assert scorer.inner.calls == []
+        [stored] = await pipeline.store.turns("c1")
+        assert stored.scores is None and stored.language == "de"
+        english = await pipeline.handle_message(msg("m2", "ok thanks"))  # too short to doubt: English
+        assert english.scores.scored and scorer.inner.calls == [1]
+        off = build_pipeline(
+            make_settings(flushed_redis, language_detection=False),
+            redis=client,
+            scorer=scorer,
+            rules=lambda: AngerOverHalf(),
+        )
+        assert (await off.handle_message(msg("m3", german))).scores.scored
+    finally:
+        await client.aclose()

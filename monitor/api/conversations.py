@@ -61,7 +61,10 @@ async def end_conversation(conversation_id: str, rt: Rt) -> ConversationMeta:
     return await rt.pipeline.end_conversation(ConversationEnd(conversation_id=conversation_id))
 
 
-@router.post("/messages", response_model=ScoredReply, responses=_ERRORS, dependencies=_INGEST)
+_ENDED = {409: {"model": ErrorBody, "description": "The conversation has ended (`conversation_ended`)"}}
+
+
+@router.post("/messages", response_model=ScoredReply, responses={**_ERRORS, **_ENDED}, dependencies=_INGEST)
 async def post_message(message: ChatMessage, rt: Rt) -> ScoredReply:
     """Score one turn and run the rules. Re-sending the same ``message_id`` returns the same answer."""
     return await rt.pipeline.handle_message(message)

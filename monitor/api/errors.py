@@ -15,7 +15,13 @@ from pydantic import BaseModel
 from starlette.exceptions import HTTPException
 from starlette.routing import compile_path
 
-from monitor.errors import IngestError, OverloadedError, RateLimitedError, UnknownConversationError
+from monitor.errors import (
+    ConversationEndedError,
+    IngestError,
+    OverloadedError,
+    RateLimitedError,
+    UnknownConversationError,
+)
 from monitor.ingest import describe_errors
 
 log = structlog.get_logger("api")
@@ -31,6 +37,7 @@ UNAVAILABLE_DETAIL = "the service's Redis is unreachable right now; retry shortl
 INGEST_STATUS: dict[type[IngestError], int] = {
     IngestError: 422,
     UnknownConversationError: 404,
+    ConversationEndedError: 409,
     OverloadedError: 503,  # backpressure: retry shortly
     RateLimitedError: 429,  # with Retry-After (monitor/api/auth.py)
 }
@@ -81,8 +88,14 @@ def install_error_handlers(app: FastAPI) -> None:
     async def on_validation_error(request: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, RequestValidationError)
         errors = exc.errors()
+        content_type = request.headers.get("content-type", "")
         if any(e.get("type") == "json_invalid" for e in errors):
             code, detail = "invalid_json", "the body is not valid JSON (or not UTF-8)"
+        elif "json" not in content_type.lower() and any(tuple(e.get("loc", ())) == ("body",) for e in errors):
+            # Without a JSON content type FastAPI hands the model the raw bytes ("Input should be a valid
+            # dictionary"): say what is actually wrong.
+            sent = f"Content-Type {content_type!r}" if content_type else "no Content-Type"
+            code, detail = "invalid_json", f"the body must be JSON sent with Content-Type: application/json ({sent})"
         else:
             code, detail = "invalid_event", describe_errors(errors, skip=1)
         request.app.state.runtime.metrics.ingest_errors.labels(code=code).inc()

@@ -69,9 +69,8 @@ class Authenticator:
 
     async def still_valid(self, principal: Principal) -> bool:
         """False once the key behind ``principal`` (or behind its token) is revoked: open websockets re-check
-        this, so a revocation reaches connections opened before it, in every process. Open mode stays open."""
-        if principal.key_id == OPEN_ID:
-            return True
+        this, so a revocation reaches connections opened before it, in every process. A connection opened in
+        open mode ends with open mode: once the first key exists it no longer holds."""
         return await self._still_valid(principal.key_id)
 
     async def _still_valid(self, key_id: str) -> bool:

@@ -19,7 +19,14 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from monitor.rules.context import TurnContext
 from monitor.schemas import TurnRecord
-from monitor.text_signals import first_name, mentions_name, normalise_reply, reply_similarity
+from monitor.text_signals import (
+    first_name,
+    mentions_name,
+    normalise_reply,
+    original_span,
+    reply_similarity,
+    sentence_with,
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,6 +84,11 @@ def _upset(turn: TurnRecord) -> float | None:
     if turn.scores is None:
         return None
     return max(turn.scores.anger, turn.scores.frustration)
+
+
+def _count(n: int, singular: str, plural: str | None = None) -> str:
+    """``1 reply``, ``2 replies``: reasons are read by people, so no ``repl(ies)``."""
+    return f"{n} {singular if n == 1 else plural or singular + 's'}"
 
 
 # ------------------------------------------------------------------------------------------------ anger
@@ -167,7 +179,8 @@ def _loud(ctx: TurnContext, turn: TurnRecord, p: LoudParams) -> tuple[str, bool]
     if by_caps:
         parts.append(f"{sig.loud_words} capital words ({sig.loud_ratio:.0%} of letters, run of {sig.longest_loud_run})")
     if by_punct:
-        parts.append(f"{sig.punctuation_runs} run(s) of !!!/??? with anger/frustration {upset:.2f}")
+        runs = _count(sig.punctuation_runs, "run")
+        parts.append(f"{runs} of !!!/??? with anger/frustration {upset:.2f}")
     return ", ".join(parts), by_caps
 
 
@@ -225,7 +238,7 @@ def vulgarity(ctx: TurnContext, p: Params) -> Finding | None:
     sig = ctx.features(turn).abuse
     if abusive(ctx, turn):
         count = sum(abusive(ctx, t) for t in ctx.recent_customer(p.window))
-        words = f"{sig.profane_words} profane word(s), {sig.insults} insult(s) aimed at the agent"
+        words = f"{_count(sig.profane_words, 'profane word')}, {_count(sig.insults, 'insult')} aimed at the agent"
         if count >= p.repeat:
             return Finding(f"{words}; abusive turns in the last {p.window} customer turns: {count}", "repeated_abuse")
         return Finding(words, "abuse")
@@ -235,7 +248,7 @@ def vulgarity(ctx: TurnContext, p: Params) -> Finding | None:
     if (s is not None and s.sentiment >= p.delight_sentiment) or praise(ctx, turn):
         return None
     tone = f"sentiment {s.sentiment:+.2f}" if s is not None else "not scored"
-    return Finding(f"{sig.profane_words} profane word(s), not aimed at anyone; {tone}", "swearing")
+    return Finding(f"{_count(sig.profane_words, 'profane word')}, not aimed at anyone; {tone}", "swearing")
 
 
 # ----------------------------------------------------------------------------------------- canned_reply
@@ -244,26 +257,38 @@ def vulgarity(ctx: TurnContext, p: Params) -> Finding | None:
 class CannedReplyParams(Params):
     min_similarity: float = Field(default=0.88, ge=0.5, le=1.0)
     min_chars: int = Field(default=25, ge=1, description="shorter replies ('Thanks!') may repeat freely")
+    supervisor_repeats: int = Field(
+        default=3, ge=1, le=20, description="on this many repeats of the same reply the outcome is 'persistent'"
+    )
 
 
-@_register("canned_reply", CannedReplyParams, watches={"agent"}, fields={"similarity"})
+@_register(
+    "canned_reply", CannedReplyParams, watches={"agent"}, variants={"persistent"}, fields={"similarity", "times"}
+)
 def canned_reply(ctx: TurnContext, p: Params) -> Finding | None:
-    """The agent's new reply is (nearly) the same as one they already sent in this conversation."""
+    """The agent's new reply is (nearly) the same as one they already sent in this conversation.
+
+    Every repeat counts: ``times`` is how often this reply has now been sent (earlier near-copies in the
+    window, plus this one), and from the ``supervisor_repeats``-th repeat on the outcome is ``persistent``."""
     assert isinstance(p, CannedReplyParams)
     turn = ctx.latest
     if len(normalise_reply(turn.text)) < p.min_chars:
         return None
     earlier = ctx.agent_turns[:-1]
-    best, ago = 0.0, 0
+    best, ago, repeats = 0.0, 0, 0
     for back, old in enumerate(reversed(earlier), start=1):
         sim = reply_similarity(turn.text, old.text)
+        repeats += sim >= p.min_similarity
         if sim > best:
             best, ago = sim, back
     if best < p.min_similarity:
         return None
+    times = repeats + 1
     return Finding(
-        f"{best:.0%} similar to your reply {ago} agent turn(s) ago (>= {p.min_similarity:.0%})",
-        fields={"similarity": f"{best:.0%}"},
+        f"{best:.0%} similar to your reply {_count(ago, 'agent turn')} ago (>= {p.min_similarity:.0%}); "
+        f"sent {times} times in this conversation",
+        "persistent" if repeats >= p.supervisor_repeats else None,
+        fields={"similarity": f"{best:.0%}", "times": str(times)},
     )
 
 
@@ -291,8 +316,13 @@ def use_name(ctx: TurnContext, p: Params) -> Finding | None:
     if any(mentions_name(t.text, name) for t in replies):
         return None
     return Finding(
-        f"customer anger/frustration peaked at {peak:.2f} over the last {len(recent)} customer turn(s); "
-        f"none of the last {len(replies)} agent repl(ies) use the first name"
+        f"customer anger/frustration peaked at {peak:.2f} over the last {_count(len(recent), 'customer turn')}; "
+        + (
+            "the agent's last reply does not"
+            if len(replies) == 1
+            else f"none of the agent's last {len(replies)} replies"
+        )
+        + " use the first name"
     )
 
 
@@ -361,18 +391,24 @@ class AgentToneParams(LoudParams):
     anger: float = Field(default=0.6, ge=0.0, le=1.0, description="... and the model's anger at least this")
 
 
-@_register("agent_tone", AgentToneParams, watches={"agent"}, variants={"shouting", "dismissive", "rude", "negative"})
+@_register(
+    "agent_tone",
+    AgentToneParams,
+    watches={"agent"},
+    variants={"shouting", "dismissive", "rude", "negative"},
+    fields={"phrase"},
+)
 def agent_tone(ctx: TurnContext, p: Params) -> Finding | None:
     """The agent's own turn is rude, dismissive, in capitals or strongly negative."""
     assert isinstance(p, AgentToneParams)
     turn = ctx.latest
     feats = ctx.features(turn)
     if feats.abuse.profane_words or feats.abuse.aimed:
-        return Finding(
-            f"{feats.abuse.profane_words} profane word(s), {feats.abuse.insults} insult(s) in the reply", "rude"
-        )
+        words = f"{_count(feats.abuse.profane_words, 'profane word')}, {_count(feats.abuse.insults, 'insult')}"
+        return Finding(f"{words} in the reply", "rude")
     if feats.dismissive:
-        return Finding(f"dismissive phrase {feats.dismissive!r}", "dismissive")
+        phrase = original_span(turn.text, feats.dismissive)
+        return Finding(f"dismissive phrase {phrase!r}", "dismissive", {"phrase": phrase})
     loud = _loud(ctx, turn, p)
     if loud is not None:
         return Finding(loud[0], "shouting")
@@ -423,6 +459,9 @@ def de_escalated(ctx: TurnContext, p: Params) -> Finding | None:
     )
     if capitals and loud.loud_words:
         return None  # "PLZ FIX IT" reads calm to a lower-cased model; capitals say otherwise
+    feats = ctx.features(now)
+    if feats.threat or feats.manager_request or abusive(ctx, now):
+        return None  # "Don't bother. I'm cancelling my contract." reads calm to the model; it is not
     # Only the first calm turn after the peak: if an earlier turn since the peak was already calm, stay quiet.
     peak_idx = max(range(len(levels) - 1), key=lambda i: levels[i])
     if any(v <= p.calm for v in levels[peak_idx + 1 : -1]):
@@ -466,15 +505,24 @@ def apology_loop(ctx: TurnContext, p: Params) -> Finding | None:
 # ---------------------------------------------------------------------------------------- repeat_contact
 
 
-@_register("repeat_contact", Params, watches={"customer"}, fields={"phrase"})
+#: The customer's sentence is quoted whole in the nudge only when it is this short; otherwise nothing is quoted.
+QUOTE_MAX_CHARS = 140
+
+
+@_register("repeat_contact", Params, watches={"customer"}, variants={"quoted"}, fields={"quote"})
 def repeat_contact(ctx: TurnContext, p: Params) -> Finding | None:
     """The customer says they have had to chase: asked several times, still waiting, nobody answers.
 
     Words, not scores: the model reads "I have asked FIVE times and nobody cares" as annoyed at most (the
     model card's examples), yet a customer who has to repeat themselves is the one about to
-    give up on the company. The phrases are the pack's ``repeat_contact`` signal list.
+    give up on the company. The phrases are the pack's ``repeat_contact`` signal list. The nudge quotes the
+    customer's whole sentence (``quoted``) when it is short, never a fragment of it.
     """
     phrase = ctx.features(ctx.latest).repeat_contact
     if phrase is None:
         return None
-    return Finding(f"customer says they have had to chase ({phrase!r})", fields={"phrase": phrase})
+    reason = f"customer says they have had to chase ({phrase!r})"
+    quote = sentence_with(ctx.latest.text, phrase)
+    if quote is None or len(quote) > QUOTE_MAX_CHARS:
+        return Finding(reason)
+    return Finding(reason, "quoted", {"quote": quote})

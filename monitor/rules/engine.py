@@ -4,7 +4,7 @@ Evaluation is a chain of small pure steps: pick the rules that watch the new tur
 detector, and render the findings into :class:`~monitor.schemas.AlertCandidate` objects. No I/O, no clock,
 no randomness: the same snapshot always gives the same candidates, so a replay shows what the service did.
 Cooldowns are *not* applied here (the alert stage does that per conversation in Redis); each candidate
-carries its rule's ``cooldown_s``.
+carries its rule's ``cooldown_s``, its variant and the pack's hold-back after a critical alert.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from pathlib import Path
 
 from monitor.rules.context import SignalExtractor, TurnContext
 from monitor.rules.detectors import Detector, Finding, Params, abusive
-from monitor.rules.schema import RiskWeights, RuleSpec, Signals
+from monitor.rules.schema import AlertPolicy, RiskWeights, RuleSpec, Signals
 from monitor.schemas import AlertCandidate, AudienceMember, ConversationSnapshot, Severity
 
 #: Fields every nudge may use, whatever its detector.
@@ -56,7 +56,7 @@ class CompiledRule:
     def watches(self, role: str) -> bool:
         return self.spec.watches == "any" or self.spec.watches == role
 
-    def candidate(self, finding: Finding, names: Mapping[str, str]) -> AlertCandidate:
+    def candidate(self, finding: Finding, names: Mapping[str, str], *, hold_s: float = 0.0) -> AlertCandidate:
         outcome = self.outcomes.get(finding.variant) or self.outcomes[None]
         fields = {**names, **{k: str(v) for k, v in finding.fields.items()}}
         nudge = outcome.nudge.format_map(_Fields(fields))
@@ -68,6 +68,8 @@ class CompiledRule:
             nudge=nudge,
             reason=reason,
             cooldown_s=self.spec.cooldown_s,
+            variant=finding.variant,
+            hold_after_critical_s=hold_s,
         )
 
 
@@ -82,12 +84,19 @@ class RuleEngine:
     """Evaluates a loaded rule pack. Build it with :func:`monitor.rules.load_rule_pack`."""
 
     def __init__(
-        self, rules: Sequence[CompiledRule], signals: Signals, risk: RiskWeights, sources: Sequence[Path] = ()
+        self,
+        rules: Sequence[CompiledRule],
+        signals: Signals,
+        risk: RiskWeights,
+        sources: Sequence[Path] = (),
+        *,
+        alert_policy: AlertPolicy | None = None,
     ) -> None:
         self._rules = [r for r in rules if r.spec.enabled]
         self._all = list(rules)
         self.signals = signals
         self.risk_weights = risk
+        self.alert_policy = alert_policy or AlertPolicy()
         self.sources = list(sources)
         self._extractor = SignalExtractor(signals)
 
@@ -116,7 +125,9 @@ class RuleEngine:
                 continue
             finding = rule.detector.fn(ctx, rule.params)
             if finding is not None:
-                out.append(rule.candidate(finding, ctx.name_fields))
+                policy = self.alert_policy
+                hold = 0.0 if rule.spec.id in policy.hold_exempt else policy.hold_after_critical_s
+                out.append(rule.candidate(finding, ctx.name_fields, hold_s=hold))
         return out
 
     def risk(self, snapshot: ConversationSnapshot) -> float:

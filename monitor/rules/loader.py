@@ -26,7 +26,7 @@ from pydantic import BaseModel, ValidationError
 from monitor.errors import RulePackError
 from monitor.rules.detectors import DETECTORS
 from monitor.rules.engine import NAME_FIELDS, CompiledRule, Outcome, RuleEngine, template_fields
-from monitor.rules.schema import PackFile, RiskWeights, RuleOverride, RuleSpec, Signals
+from monitor.rules.schema import AlertPolicy, PackFile, RiskWeights, RuleOverride, RuleSpec, Signals
 
 DEFAULT_PACK_NAME = "default.yaml"
 
@@ -174,7 +174,8 @@ def load_rule_pack(paths: Sequence[Path]) -> RuleEngine:
     rule_file: dict[str, str] = {}  # the last file that touched each rule, named in errors
     signals: dict[str, Any] = {}
     risk: dict[str, Any] = {}
-    signals_file = risk_file = str(files[0])
+    policy: dict[str, Any] = {}
+    signals_file = risk_file = policy_file = str(files[0])
     for path in files:
         pack = _read(path)
         seen: set[str] = set()
@@ -195,10 +196,17 @@ def load_rule_pack(paths: Sequence[Path]) -> RuleEngine:
         if pack.risk:
             risk = _merge(risk, pack.risk)
             risk_file = str(path)
+        if pack.alerts:
+            policy = _merge(policy, pack.alerts)
+            policy_file = str(path)
     compiled = []
     for rule_id, raw in raw_rules.items():
         spec = _validate_model(RuleSpec, raw, file=rule_file[rule_id], rule=rule_id, prefix="")
         compiled.append(_compile(spec, rule_file[rule_id]))
     signal_model = _validate_model(Signals, signals, file=signals_file, rule=None, prefix="signals")
     risk_model = _validate_model(RiskWeights, risk, file=risk_file, rule=None, prefix="risk")
-    return RuleEngine(compiled, signal_model, risk_model, files)
+    policy_model = _validate_model(AlertPolicy, policy, file=policy_file, rule=None, prefix="alerts")
+    unknown = sorted(set(policy_model.hold_exempt) - set(raw_rules))
+    if unknown:
+        raise RulePackError(f"no such rule: {unknown[0]!r}", file=policy_file, field="alerts.hold_exempt")
+    return RuleEngine(compiled, signal_model, risk_model, files, alert_policy=policy_model)

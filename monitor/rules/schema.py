@@ -5,6 +5,7 @@ A pack file is YAML::
     version: 1
     signals: {...}     # word lists the text signals use (acronyms, phrases, insults, profanity exceptions)
     risk: {...}        # weights of the conversation risk score shown on the supervisor board
+    alerts: {...}      # how rules give way to each other (the hold-back after a critical alert)
     rules:
       - id: anger
         detector: anger          # which detector function (defaults to the id)
@@ -125,6 +126,20 @@ class RiskWeights(_Strict):
     abuse_bonus: float = Field(default=0.2, ge=0, le=1)
 
 
+class AlertPolicy(_Strict):
+    """How alerts of different rules in one conversation give way to each other."""
+
+    hold_after_critical_s: float = Field(
+        default=180.0,
+        ge=0,
+        le=3600,
+        description="after a critical alert, lower-severity ones in the same conversation are held back this long",
+    )
+    hold_exempt: list[str] = Field(
+        default_factory=list, description="rule ids never held back (news that the customer calmed down)"
+    )
+
+
 class PackFile(_Strict):
     """One YAML file as written; rules are kept raw here and validated after merging."""
 
@@ -132,6 +147,7 @@ class PackFile(_Strict):
     description: str = ""
     signals: dict[str, object] = Field(default_factory=dict)
     risk: dict[str, object] = Field(default_factory=dict)
+    alerts: dict[str, object] = Field(default_factory=dict)
     rules: list[dict[str, object]] = Field(default_factory=list)
 
 

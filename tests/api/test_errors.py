@@ -5,6 +5,7 @@ from __future__ import annotations
 from monitor.api.errors import INGEST_STATUS, status_for
 from monitor.errors import (
     BatcherClosed,
+    ConversationEndedError,
     IngestError,
     OverloadedError,
     QueueFull,
@@ -14,9 +15,10 @@ from monitor.errors import (
 
 
 def test_each_ingest_error_has_its_status() -> None:
-    """A bad event is 422, an unknown conversation 404, overload 503 and a rate limit 429."""
+    """A bad event is 422, an unknown conversation 404, an ended one 409, overload 503 and a rate limit 429."""
     assert status_for(IngestError("invalid_event", "text: missing")) == 422
     assert status_for(UnknownConversationError("c1")) == 404
+    assert status_for(ConversationEndedError("c1")) == 409
     assert status_for(OverloadedError()) == 503
     assert status_for(RateLimitedError(1.5)) == 429
 

@@ -25,8 +25,9 @@ async def test_hub_sorts_envelopes_by_audience_and_skips_unreadable_ones(flushed
         await redis.publish(keys.LIVE_CHANNEL, '{"type": "teleport"}')
         await live.publish(redis, alert("a2", alert_id="1-0"), turn(), ack(), alert("a1", alert_id="2-0"))
         got_feed = [await asyncio.wait_for(feed.queue.get(), timeout=10) for _ in range(4)]
-        got_nudge = await asyncio.wait_for(nudges.queue.get(), timeout=10)
+        got_turn, got_nudge = [await asyncio.wait_for(nudges.queue.get(), timeout=10) for _ in range(2)]
         assert [e.type for e in got_feed] == ["alert", "turn", "alert.acknowledged", "alert"]
+        assert isinstance(got_turn, live.TurnEnvelope) and got_turn.agent_id == "a1"  # a1's customer turn
         assert isinstance(got_nudge, live.AlertEnvelope) and got_nudge.alert.id == "2-0"
         assert nudges.queue.empty() and not running.done()
     finally:

@@ -276,3 +276,23 @@ def test_unscored_turns_feed_only_the_word_rules(engine: RuleEngine) -> None:
     gap = [("customer", "a", 0.7, 0.5), ("customer", "b", None), ("customer", "c", 0.75, 0.5)]
     assert "escalate" not in fired(engine, gap)
     assert fired(engine, [*gap, ("customer", "d", 0.8, 0.6)])["escalate"].reason.startswith("sustained:")
+
+
+def test_reasons_are_plain_english(engine: RuleEngine) -> None:
+    """Reasons count in words a person reads ("2 replies", "1 insult"), never "repl(ies)" or "insult(s)"."""
+    upset = ("customer", "You idiot, where is my parcel", 0.9, 0.7, -0.6)
+    one = fired(engine, [upset, ("agent", "Let me check the tracking for you.")])
+    two = fired(engine, [upset, ("agent", "Let me check."), ("customer", "Hurry", 0.8, 0.7), ("agent", "Checking.")])
+    reasons = [a.reason for out in (one, two) for a in out.values()]
+    assert "the agent's last reply does not use the first name" in one["use_name"].reason
+    assert "none of the agent's last 2 replies" in two["use_name"].reason
+    assert not [r for r in reasons if "(s)" in r or "(ies)" in r]
+
+
+def test_de_escalated_is_not_a_threat_read_as_calm(engine: RuleEngine) -> None:
+    """A calm-sounding threat to cancel after an angry turn is not "has calmed down"."""
+    angry = ("customer", "This is outrageous", 0.9, 0.8, -0.7)
+    calm = fired(engine, [angry, ("agent", "Sorry."), ("customer", "OK thanks, that works for me", 0.1, 0.1, 0.5)])
+    assert "de_escalated" in calm
+    threat = [angry, ("agent", "Sorry."), ("customer", "Thanks. I'm cancelling my contract today.", 0.1, 0.1, 0.5)]
+    assert "de_escalated" not in fired(engine, threat)

@@ -114,3 +114,15 @@ def test_missing_path_is_refused(tmp_path: Path) -> None:
     """A pack path that does not exist is an error naming it."""
     with pytest.raises(RulePackError, match="no such file"):
         load_rule_pack([tmp_path / "nope.yaml"])
+
+
+def test_alert_policy_is_pack_data(tmp_path: Path) -> None:
+    """The hold-back after a critical alert comes from the pack's `alerts` section; it reaches each candidate,
+    except the rules it exempts, and an exempt rule that does not exist is refused."""
+    path = tmp_path / "p.yaml"
+    path.write_text(MINIMAL + "alerts:\n  hold_after_critical_s: 45\n", encoding="utf-8")
+    assert load_rule_pack([path]).evaluate(angry(0.7))[0].hold_after_critical_s == 45
+    path.write_text(MINIMAL + "alerts:\n  hold_exempt: [anger]\n", encoding="utf-8")
+    assert load_rule_pack([path]).evaluate(angry(0.7))[0].hold_after_critical_s == 0
+    err = refused(tmp_path, MINIMAL + "alerts:\n  hold_exempt: [angr]\n")
+    assert err.field == "alerts.hold_exempt" and "'angr'" in str(err)

@@ -39,6 +39,18 @@ function initialToken() {
 
 let token = initialToken();
 let renewTimer = 0;
+/** Who the service says our credential is (`{role, agent_id}`), once a key or token has been traded; null in open mode. */
+let signedInAs = null;
+
+/** The role and agent id of the credential in use, or null (open mode, or not signed in yet). */
+export function whoAmI() {
+  return signedInAs;
+}
+
+/** Whether the page has a key or token to offer: only then can "that key was not accepted" be true. */
+export function hasCredential() {
+  return Boolean(token);
+}
 
 function keep(value) {
   token = value.trim();
@@ -62,6 +74,7 @@ async function exchange(credential) {
   }
   const reply = await response.json();
   keep(reply.token);
+  signedInAs = { role: reply.role, agent_id: reply.agent_id ?? null };
   clearTimeout(renewTimer);
   const lifetime = Date.parse(reply.expires_at) - Date.now();
   if (lifetime > 0) {
@@ -310,8 +323,29 @@ export function showConnection(state, { pill, banner }) {
   }
 }
 
-/** The API-key form, shown when the service refuses us; resolves once a key has been entered. */
-export function askForKey(message = "") {
+/** "not scored (German)": a turn the model did not read, named by its language when that is why. */
+const languageNames = new Intl.DisplayNames(["en"], { type: "language" });
+export function notScoredLabel(scores) {
+  if (!scores?.language) return "not scored";
+  let name = scores.language;
+  try {
+    name = languageNames.of(scores.language) ?? scores.language;
+  } catch {
+    // not a code Intl knows: show it as it is
+  }
+  return `not scored (${name})`;
+}
+
+/** A turn's scores as sparklines and "hot" checks read them: only the turns the model read. */
+export function isScored(scores) {
+  return Boolean(scores) && scores.scored !== false && scores.anger !== null && scores.anger !== undefined;
+}
+
+/**
+ * The API-key form, shown when the service refuses us; resolves once a key has been entered that the service
+ * accepts and that `check(whoAmI())` does not refuse (it returns the reason to show, or "" to accept).
+ */
+export function askForKey(message = "", check = () => "") {
   return new Promise((resolve) => {
     let dialog = document.getElementById("login");
     dialog?.remove();
@@ -329,11 +363,18 @@ export function askForKey(message = "") {
     dialog = h("dialog", { id: "login", class: "login", "aria-label": "Sign in" }, form);
     form.addEventListener("submit", async (event) => {
       event.preventDefault();
+      let problem = "";
       try {
         await signInWith(input.value.trim());
+        problem = check(whoAmI());
       } catch {
-        input.setCustomValidity("That key was not accepted.");
+        problem = "That key was not accepted.";
+      }
+      if (problem) {
+        input.setCustomValidity(problem);
         input.reportValidity();
+        form.querySelector(".error")?.remove();
+        input.after(h("p", { class: "error", role: "alert" }, problem));
         input.addEventListener("input", () => input.setCustomValidity(""), { once: true });
         return;
       }

@@ -11,11 +11,15 @@ import {
   compareIds,
   customerName,
   h,
+  hasCredential,
+  isScored,
+  notScoredLabel,
   refreshTimes,
   showConnection,
   signInWith,
   storage,
   timeEl,
+  whoAmI,
 } from "./common.js";
 import { sparkline } from "./sparkline.js";
 
@@ -54,6 +58,7 @@ const state = {
   rows: new Map(), // conversation id -> board row {meta, risk, turns, last_turn_at, customer_scores}
   rowEls: new Map(), // conversation id -> <li>
   rules: new Set(),
+  groups: new Map(), // "conversation|rule" of info alerts -> their ids, oldest first (one card shows them all)
   open: null, // conversation id shown in the transcript
   opener: null, // element to give focus back to
 };
@@ -67,6 +72,19 @@ me.addEventListener("change", () => local.setItem(ACK_NAME_KEY, me.value.trim())
 
 function supervisorName() {
   return me.value.trim() || "supervisor";
+}
+
+/** Conversation ids can be long and names repeat (two "Maria Lopez" chats): a short id tells rows apart. */
+function shortId(cid) {
+  return cid.length <= 14 ? cid : `${cid.slice(0, 5)}…${cid.slice(-6)}`;
+}
+
+const startedFormat = new Intl.DateTimeFormat(undefined, { hour: "2-digit", minute: "2-digit" });
+
+/** The latest customer turn's "not scored (German)", or "" when the model read it. */
+function unscoredNote(row) {
+  const last = row.customer_scores[row.customer_scores.length - 1];
+  return last && !isScored(last) ? notScoredLabel(last) : "";
 }
 
 function riskLevel(risk) {
@@ -90,8 +108,10 @@ function openAlertsFor(cid) {
 
 function rowLabel(row) {
   const { critical } = openAlertsFor(row.meta.conversation_id);
+  const note = unscoredNote(row);
   return (
-    `${customerName(row.meta)} with ${agentName(row.meta)}, risk ${Math.round(row.risk * 100)} of 100, ` +
+    `${customerName(row.meta)} with ${agentName(row.meta)}, conversation ${shortId(row.meta.conversation_id)}, ` +
+    `risk ${Math.round(row.risk * 100)} of 100, ${note ? `${note}, ` : ""}` +
     `${row.turns} turn${row.turns === 1 ? "" : "s"}` +
     `${critical ? `, ${critical} critical alert${critical > 1 ? "s" : ""} open` : ""}. ` +
     "Open transcript"
@@ -110,6 +130,8 @@ function renderRow(row) {
   li.dataset.level = riskLevel(row.risk);
   li.dataset.open = String(state.open === cid);
   const lastTurn = row.last_turn_at ? timeEl(row.last_turn_at) : h("span", {}, "no turns yet");
+  const note = unscoredNote(row);
+  const started = startedFormat.format(new Date(row.meta.started_at));
   const button = h(
     "button",
     { type: "button", class: "conv-open", "aria-label": rowLabel(row) },
@@ -127,14 +149,16 @@ function renderRow(row) {
         { class: "conv-customer" },
         h("span", { class: "conv-name" }, customerName(row.meta)),
         h("span", { class: "conv-flag", hidden: !critical }, `${critical} critical`),
+        note ? h("span", { class: "conv-unscored" }, note) : null,
       ),
       h(
         "span",
         { class: "conv-agent" },
-        `with ${agentName(row.meta)}${row.meta.channel ? ` · ${row.meta.channel}` : ""}`,
+        `with ${agentName(row.meta)}${row.meta.channel ? ` · ${row.meta.channel}` : ""} · ${started} · `,
+        h("span", { class: "conv-id", title: row.meta.conversation_id }, `#${shortId(row.meta.conversation_id)}`),
       ),
     ),
-    h("span", { class: "conv-spark" }, sparkline(row.customer_scores.slice(-SPARK_TURNS))),
+    h("span", { class: "conv-spark" }, sparkline(row.customer_scores.filter(isScored).slice(-SPARK_TURNS))),
     h("span", { class: "conv-meta" }, h("strong", {}, `${row.turns} turn${row.turns === 1 ? "" : "s"}`), lastTurn),
   );
   const hadFocus = li.contains(document.activeElement);
@@ -197,6 +221,14 @@ function onTurn(turn) {
   if (state.open === turn.conversation_id) refreshTranscriptSoon();
 }
 
+function onEnded(event) {
+  // A finished chat leaves the board at once, however high its last risk; its alerts stay in the feed.
+  if (!state.rows.delete(event.conversation_id)) return;
+  const meta = directory.known(event.conversation_id);
+  if (meta) directory.remember({ ...meta, ended_at: event.ended_at });
+  renderBoard();
+}
+
 // ---------------------------------------------------------------- alert feed
 
 function ackFooter(alert) {
@@ -238,6 +270,7 @@ function renderCard(alert, { fresh = false } = {}) {
       { class: "alert-head" },
       h("span", { class: `sev sev-${alert.severity}` }, alert.severity),
       h("span", { class: "alert-rule" }, alert.rule.replaceAll("_", " ")),
+      h("span", { class: "alert-repeat", hidden: true }),
       timeEl(alert.created_at, { clock: true }),
     ),
     h("p", { class: "alert-who" }, who),
@@ -271,7 +304,26 @@ function renderCard(alert, { fresh = false } = {}) {
   return li;
 }
 
+/** Info alerts of one rule in one conversation (use_name, again and again) share one card in the feed. */
+function groupKey(alert) {
+  return alert.severity === "info" ? `${alert.conversation_id}|${alert.rule}` : null;
+}
+
+function updateGroup(key) {
+  const ids = state.groups.get(key) ?? [];
+  const newest = ids[ids.length - 1];
+  for (const id of ids) {
+    const li = state.cards.get(id);
+    if (!li) continue;
+    li.dataset.superseded = String(id !== newest);
+    const badge = li.querySelector(".alert-repeat");
+    badge.hidden = id !== newest || ids.length < 2;
+    badge.textContent = `${ids.length} times in this chat`;
+  }
+}
+
 function passesFilters(alert) {
+  if (state.cards.get(alert.id)?.dataset.superseded === "true") return false;
   const severities = new Set(
     [...ui.filters.querySelectorAll("input[name=severity]:checked")].map((input) => input.value),
   );
@@ -318,6 +370,13 @@ function addAlert(alert, { live = false } = {}) {
     }
   }
   ui.alerts.insertBefore(li, before);
+  const key = groupKey(alert);
+  if (key) {
+    const ids = [...(state.groups.get(key) ?? []), alert.id].sort(compareIds);
+    state.groups.set(key, ids);
+    updateGroup(key);
+    for (const id of ids) state.cards.get(id).hidden = !passesFilters(state.alerts.get(id));
+  }
   li.hidden = !passesFilters(alert);
   while (state.cards.size > MAX_ALERTS) {
     const oldest = ui.alerts.lastElementChild;
@@ -409,7 +468,7 @@ function renderTranscript(detail) {
     new Date(meta.started_at).toLocaleTimeString() +
     (meta.ended_at ? " · ended" : "");
   const risk = detail.risk ?? 0;
-  const customerScores = detail.turns.filter((t) => t.role === "customer").map((t) => t.scores);
+  const customerScores = detail.turns.filter((t) => t.role === "customer" && isScored(t.scores)).map((t) => t.scores);
   ui.drawerSummary.dataset.level = riskLevel(risk);
   ui.drawerSummary.replaceChildren(
     h(
@@ -442,7 +501,8 @@ function renderTranscript(detail) {
     ...detail.turns.map((turn) => {
       const speaker = turn.role === "customer" ? customerName(meta) : agentName(meta);
       const alerts = byMessage.get(turn.message_id) ?? [];
-      const hot = turn.role === "customer" && Math.max(turn.scores.anger, turn.scores.frustration) >= 0.6;
+      const scored = isScored(turn.scores);
+      const hot = turn.role === "customer" && scored && Math.max(turn.scores.anger, turn.scores.frustration) >= 0.6;
       return h(
         "li",
         { class: `turn turn-${turn.role}`, dataset: { hot: String(hot), messageId: turn.message_id } },
@@ -454,13 +514,19 @@ function renderTranscript(detail) {
           timeEl(turn.sent_at),
         ),
         h("div", { class: "turn-bubble" }, turn.text),
-        h(
-          "div",
-          { class: "scores", "aria-label": "Scores" },
-          scoreChip("anger", turn.scores.anger),
-          scoreChip("frustration", turn.scores.frustration),
-          scoreChip("sentiment", turn.scores.sentiment, { min: -1 }),
-        ),
+        scored
+          ? h(
+              "div",
+              { class: "scores", "aria-label": "Scores" },
+              scoreChip("anger", turn.scores.anger),
+              scoreChip("frustration", turn.scores.frustration),
+              scoreChip("sentiment", turn.scores.sentiment, { min: -1 }),
+            )
+          : h(
+              "div",
+              { class: "scores", "aria-label": "Scores" },
+              h("span", { class: "score score-unscored" }, notScoredLabel(turn.scores)),
+            ),
         alerts.length
           ? h(
               "ul",
@@ -545,6 +611,8 @@ function onEnvelope(envelope) {
     afterChange();
   } else if (envelope.type === "turn") {
     onTurn(envelope);
+  } else if (envelope.type === "conversation.ended") {
+    onEnded(envelope);
   }
 }
 
@@ -554,8 +622,17 @@ async function resync() {
   afterChange();
 }
 
+const CONSOLE_ROLES = new Set(["supervisor", "admin"]);
+
+/** Why a signed-in key cannot run the console (an agent's or a connector's key), or "" when it can. */
+function roleProblem(who) {
+  if (!who || CONSOLE_ROLES.has(who.role)) return "";
+  const whose = who.agent_id ? ` of agent ${who.agent_id}` : "";
+  return `That is ${who.role === "ingest" ? "an" : "a"} ${who.role} key${whose}; the console needs a supervisor or admin key.`;
+}
+
 async function signIn(message) {
-  await askForKey(message);
+  await askForKey(message, roleProblem);
   await boot();
 }
 
@@ -566,8 +643,11 @@ async function boot() {
     try {
       await signInWith();
     } catch {
-      return signIn("That key was not accepted.");
+      // Only a key that was offered can have been refused: a first visit just asks for one.
+      return signIn(hasCredential() ? "That key was not accepted." : "");
     }
+    const problem = roleProblem(whoAmI());
+    if (problem) return signIn(problem);
   }
   let alerts;
   try {
@@ -575,7 +655,9 @@ async function boot() {
     for (const alert of alerts) addAlert(alert);
     await loadAcks(alerts.map((a) => a.id));
   } catch (error) {
-    if (error instanceof AuthRequired) return signIn(booted ? "That key was not accepted." : "");
+    if (error instanceof AuthRequired) {
+      return signIn(roleProblem(whoAmI()) || (hasCredential() ? "That key was not accepted." : ""));
+    }
     ui.banner.hidden = false;
     ui.banner.textContent = "Calmwatch did not answer. Retrying…";
     setTimeout(boot, 3000);

@@ -10,11 +10,15 @@ import {
   compareIds,
   customerName,
   h,
+  hasCredential,
+  isScored,
+  notScoredLabel,
   refreshTimes,
   showConnection,
   signInWith,
   storage,
   timeEl,
+  whoAmI,
 } from "./common.js";
 
 const PER_CHAT = 4;
@@ -38,6 +42,8 @@ const nudges = new Map(); // alert id -> alert
 const dismissed = new Set(JSON.parse(local.getItem(dismissedKey) || "[]"));
 const directory = new ConversationDirectory();
 const seenChats = new Set();
+const latestCustomerTurn = new Map(); // conversation id -> the newest customer turn envelope heard live
+const ended = new Set(); // conversations that ended while this sidebar was open
 let feed = null;
 
 function forMe(alert) {
@@ -46,6 +52,21 @@ function forMe(alert) {
 
 function isEscalation(alert) {
   return alert.severity === "critical" || alert.rule === "escalate";
+}
+
+/** Whether a chat is in escalation *now*: the newest of its escalations and "has calmed down" nudges decides. */
+function escalatedNow(alerts) {
+  for (const alert of alerts) {
+    if (alert.rule === "de_escalated") return false;
+    if (isEscalation(alert)) return true;
+  }
+  return false;
+}
+
+/** "not scored (German)" while the customer's latest turn is one the model could not read, else "". */
+function unscoredNote(cid) {
+  const turn = latestCustomerTurn.get(cid);
+  return turn && !isScored(turn.scores) && turn.scores.language ? notScoredLabel(turn.scores) : "";
 }
 
 function saveDismissed() {
@@ -63,15 +84,20 @@ function dismiss(alertId) {
 
 function groups() {
   const byChat = new Map();
+  const finished = (cid) => ended.has(cid) || Boolean(directory.known(cid)?.ended_at);
   for (const alert of nudges.values()) {
     if (dismissed.has(alert.id)) continue;
-    const meta = directory.known(alert.conversation_id);
-    if (meta?.ended_at) continue; // nudges for a finished chat are no longer actionable
+    if (finished(alert.conversation_id)) continue; // nudges for a finished chat are no longer actionable
     if (!byChat.has(alert.conversation_id)) byChat.set(alert.conversation_id, []);
     byChat.get(alert.conversation_id).push(alert);
   }
+  // A chat the model cannot read is shown even without a nudge: the agent must know no alert will come.
+  for (const cid of latestCustomerTurn.keys()) {
+    if (!byChat.has(cid) && !finished(cid) && unscoredNote(cid)) byChat.set(cid, []);
+  }
   for (const list of byChat.values()) list.sort((a, b) => compareIds(b.id, a.id));
-  return [...byChat.entries()].sort(([, a], [, b]) => compareIds(b[0].id, a[0].id));
+  const newest = (cid, list) => list[0]?.id ?? `${Date.parse(latestCustomerTurn.get(cid)?.sent_at ?? 0)}-0`;
+  return [...byChat.entries()].sort(([ca, a], [cb, b]) => compareIds(newest(cb, b), newest(ca, a)));
 }
 
 function nudgeItem(alert, older) {
@@ -109,8 +135,10 @@ function render(focusId = undefined) {
   ui.chats.replaceChildren(
     ...list.map(([cid, alerts]) => {
       const meta = directory.known(cid);
-      const name = alerts[0].customer_name || (meta ? customerName(meta) : `Conversation ${cid}`);
-      const escalation = alerts.some(isEscalation);
+      const turnName = latestCustomerTurn.get(cid)?.customer_name;
+      const name = alerts[0]?.customer_name || turnName || (meta ? customerName(meta) : `Conversation ${cid}`);
+      const escalation = escalatedNow(alerts);
+      const note = unscoredNote(cid);
       const fresh = !seenChats.has(cid);
       seenChats.add(cid);
       return h(
@@ -125,8 +153,17 @@ function render(focusId = undefined) {
           { class: "chat-head" },
           h("h2", {}, name),
           escalation ? h("span", { class: "escalate-tag" }, "Escalate") : null,
-          h("span", { class: "count" }, `${alerts.length} nudge${alerts.length > 1 ? "s" : ""}`),
+          note ? h("span", { class: "unscored-tag" }, note) : null,
+          alerts.length ? h("span", { class: "count" }, `${alerts.length} nudge${alerts.length === 1 ? "" : "s"}`) : null,
         ),
+        note
+          ? h(
+              "p",
+              { class: "unscored-note" },
+              "Calmwatch reads English only: no anger or frustration nudges for these turns. " +
+                "Capitals, threats, requests for a manager and swearing are still flagged.",
+            )
+          : null,
         h(
           "ol",
           { class: "nudges" },
@@ -147,7 +184,7 @@ function learnMore(alerts) {
     if (directory.known(cid) || directory.pending.has(cid)) continue;
     directory.lookup(cid).then((meta) => {
       if (!meta) return;
-      if (meta.agent?.id === agentId && meta.agent.name) ui.agentLabel.textContent = `nudges for ${meta.agent.name}`;
+      if (meta.agent?.id === agentId && meta.agent.name) showAgentName(meta.agent.name);
       renderSoon();
     });
   }
@@ -163,13 +200,24 @@ function renderSoon() {
   }
 }
 
+function showAgentName(name) {
+  ui.agentLabel.textContent = `nudges for ${name}`;
+}
+
 function add(alert, { live = false } = {}) {
   if (!forMe(alert) || nudges.has(alert.id)) return;
   nudges.set(alert.id, alert);
+  if (alert.agent_name) showAgentName(alert.agent_name);
   if (live && isEscalation(alert)) {
     const who = alert.customer_name ? ` (chat with ${alert.customer_name})` : "";
     ui.announcer.textContent = `Escalate: ${alert.nudge}${who}`;
   }
+}
+
+/** Why the signed-in key cannot show this sidebar (another agent's key), or "" when it can. */
+function keyProblem(who) {
+  if (!who || who.role !== "agent" || who.agent_id === agentId) return "";
+  return `This key is for another agent (${who.agent_id}), not ${agentId}. Open your own sidebar, or enter ${agentId}'s key.`;
 }
 
 async function boot() {
@@ -178,12 +226,28 @@ async function boot() {
   try {
     await signInWith();
   } catch {
-    await askForKey("That key was not accepted.");
+    await askForKey(hasCredential() ? "That key was not accepted." : "", keyProblem);
+  }
+  // Another agent's key would be refused by the nudges socket on every reconnect: say so once, and wait.
+  const problem = keyProblem(whoAmI());
+  if (problem) {
+    showConnection("disconnected", { pill: ui.pill });
+    await askForKey(problem, keyProblem);
   }
   feed = new LiveFeed({
     path: `/v1/agents/${encodeURIComponent(agentId)}/nudges`,
     cursor: `${Date.now() - HISTORY_MS}-0`,
     onEnvelope: (envelope) => {
+      if (envelope.type === "turn") {
+        if (envelope.agent_id === agentId) latestCustomerTurn.set(envelope.conversation_id, envelope);
+        renderSoon();
+        return;
+      }
+      if (envelope.type === "conversation.ended") {
+        ended.add(envelope.conversation_id);
+        renderSoon();
+        return;
+      }
       if (envelope.type !== "alert") return;
       add(envelope.alert, { live: feed.everOpened && Date.parse(envelope.alert.created_at) > bootedAt });
       learnMore([envelope.alert]);
@@ -191,7 +255,7 @@ async function boot() {
     },
     onStatus: (s) => showConnection(s, { pill: ui.pill, banner: ui.banner }),
     onAuthFailed: async () => {
-      await askForKey("Your sign-in has expired or the key was revoked; enter your key to see your nudges.");
+      await askForKey("Your sign-in has expired or the key was revoked; enter your key to see your nudges.", keyProblem);
       feed.restart();
     },
   });
