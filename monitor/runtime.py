@@ -36,6 +36,7 @@ from monitor.delivery.websockets import LiveHub
 from monitor.errors import RedisUnavailableError
 from monitor.observability import Metrics
 from monitor.pipeline import AsyncScorer, Pipeline, PipelineObserver, RuleEvaluator
+from monitor.privacy import Redactor
 from monitor.redis_server import EmbeddedRedis
 from monitor.rules import RuleReloader
 from monitor.schemas import utcnow
@@ -234,14 +235,17 @@ def build_pipeline(
     observer: PipelineObserver | None = None,
     clock: Callable[[], datetime] = utcnow,
 ) -> Pipeline:
-    """The pipeline as the settings define it (turn window, state TTL, alert stream length) on ``redis``."""
+    """The pipeline as the settings define it (turn window, state TTL, alert stream length, redaction) on ``redis``."""
     store = ConversationStore(
         redis,
         ttl_s=settings.conversation_ttl_s,
         window=settings.turn_window,
         alert_maxlen=settings.alert_stream_maxlen,
     )
-    return Pipeline(store=store, redis=redis, scorer=scorer, rules=rules, observer=observer, clock=clock)
+    redactor = Redactor(settings.redact, phone_regions=settings.redact_phone_regions)
+    return Pipeline(
+        store=store, redis=redis, scorer=scorer, rules=rules, observer=observer, clock=clock, redactor=redactor
+    )
 
 
 @contextlib.asynccontextmanager

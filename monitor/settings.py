@@ -13,6 +13,8 @@ from platformdirs import user_state_dir
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from monitor.privacy.redaction import DEFAULT_KINDS, DEFAULT_PHONE_REGIONS, Kind
+
 
 def default_rules_dir() -> Path:
     """The rule pack shipped in the package (``monitor/default_rules``, sourced from the top-level ``rules/``)."""
@@ -79,6 +81,12 @@ class Settings(BaseSettings):
     webhook_max_pending: int = 10_000  # queued deliveries per endpoint; beyond that new ones fail at once
     webhook_secret_grace_s: float = 24 * 3600  # after a rotation the old secret also signs for this long
     webhook_poll_s: float = 0.5  # how often due retries are looked for
+
+    # --- privacy (issue 21, docs/privacy.md)
+    # The kinds of personal data replaced by placeholders before a turn is stored, published or sent; [] is off.
+    redact: list[Kind] = Field(default_factory=lambda: list(DEFAULT_KINDS))
+    # Regions whose national phone formats (without +) are recognised, as ISO 3166 codes.
+    redact_phone_regions: list[str] = Field(default_factory=lambda: list(DEFAULT_PHONE_REGIONS))
 
     # --- logging
     log_level: str = "INFO"
