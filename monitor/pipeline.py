@@ -110,8 +110,12 @@ class Pipeline:
         observer: PipelineObserver | None = None,
         clock: Callable[[], datetime] = utcnow,
         redactor: Redactor | None = None,
+        score_agents: bool = False,
     ) -> None:
         self.store = store
+        # Off by default: inferring the emotions of employees at work is not allowed under the EU AI Act
+        # (art. 5(1)(f)), so agent turns are not given to the model; the word-based agent rules still read them.
+        self._score_agents = score_agents
         self._redactor = redactor if redactor is not None else Redactor()  # private by default
         self._redis = redis  # where the turn is announced live, once committed
         self._clock = clock
@@ -162,10 +166,12 @@ class Pipeline:
                 return await self._process(message, state.meta, state)
 
     async def _process(self, message: ChatMessage, meta: ConversationMeta, state: TurnState) -> ScoredReply:
-        started = time.perf_counter()
-        scores = await self._scorer.score(message.text)
-        if self._observer:
-            self._observer.turn_scored(message.role, time.perf_counter() - started)
+        scores: TurnScores | None = None
+        if message.role == "customer" or self._score_agents:
+            started = time.perf_counter()
+            scores = await self._scorer.score(message.text)
+            if self._observer:
+                self._observer.turn_scored(message.role, time.perf_counter() - started)
         now = self._clock()
         turn = TurnRecord(
             message_id=message.message_id,

@@ -235,7 +235,8 @@ def build_pipeline(
     observer: PipelineObserver | None = None,
     clock: Callable[[], datetime] = utcnow,
 ) -> Pipeline:
-    """The pipeline as the settings define it (turn window, state TTL, alert stream length, redaction) on ``redis``."""
+    """The pipeline as the settings define it (turn window, state TTL, alert stream length, redaction, whom it
+    scores) on ``redis``."""
     store = ConversationStore(
         redis,
         ttl_s=settings.conversation_ttl_s,
@@ -244,7 +245,14 @@ def build_pipeline(
     )
     redactor = Redactor(settings.redact, phone_regions=settings.redact_phone_regions)
     return Pipeline(
-        store=store, redis=redis, scorer=scorer, rules=rules, observer=observer, clock=clock, redactor=redactor
+        store=store,
+        redis=redis,
+        scorer=scorer,
+        rules=rules,
+        observer=observer,
+        clock=clock,
+        redactor=redactor,
+        score_agents=settings.score_agents,
     )
 
 

@@ -87,6 +87,8 @@ class Settings(BaseSettings):
     redact: list[Kind] = Field(default_factory=lambda: list(DEFAULT_KINDS))
     # Regions whose national phone formats (without +) are recognised, as ISO 3166 codes.
     redact_phone_regions: list[str] = Field(default_factory=lambda: list(DEFAULT_PHONE_REGIONS))
+    # Agent turns get emotion scores only when this is true (EU AI Act: no emotion inference on employees).
+    score_agents: bool = False
 
     # --- logging
     log_level: str = "INFO"
