@@ -37,6 +37,7 @@ from monitor.errors import RedisUnavailableError
 from monitor.observability import Metrics
 from monitor.pipeline import AsyncScorer, Pipeline, PipelineObserver, RuleEvaluator
 from monitor.privacy import Redactor
+from monitor.privacy.retention import run_retention
 from monitor.redis_server import EmbeddedRedis
 from monitor.rules import RuleReloader
 from monitor.schemas import utcnow
@@ -284,6 +285,8 @@ async def open_runtime(settings: Settings, *, scorer: Scorer | None = None) -> A
                 asyncio.create_task(rules.run()),
                 asyncio.create_task(runtime.webhooks.run()),
             ]
+            if settings.alert_retention_s > 0:
+                runtime.tasks.append(asyncio.create_task(run_retention(redis, retention_s=settings.alert_retention_s)))
             _reload_rules_on_sighup(rules)
             await asyncio.wait_for(hub.ready.wait(), timeout=10)
             log.info(

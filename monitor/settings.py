@@ -89,6 +89,8 @@ class Settings(BaseSettings):
     redact_phone_regions: list[str] = Field(default_factory=lambda: list(DEFAULT_PHONE_REGIONS))
     # Agent turns get emotion scores only when this is true (EU AI Act: no emotion inference on employees).
     score_agents: bool = False
+    # Alerts older than this leave the alert stream (besides its length cap); 0 keeps them until the cap.
+    alert_retention_s: int = 90 * 24 * 3600
 
     # --- logging
     log_level: str = "INFO"
