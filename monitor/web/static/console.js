@@ -442,7 +442,8 @@ function renderTranscript(detail) {
     ...detail.turns.map((turn) => {
       const speaker = turn.role === "customer" ? customerName(meta) : agentName(meta);
       const alerts = byMessage.get(turn.message_id) ?? [];
-      const hot = turn.role === "customer" && Math.max(turn.scores.anger, turn.scores.frustration) >= 0.6;
+      const scored = turn.scores.scored !== false; // agent turns are not scored unless CALMWATCH_SCORE_AGENTS
+      const hot = scored && turn.role === "customer" && Math.max(turn.scores.anger, turn.scores.frustration) >= 0.6;
       return h(
         "li",
         { class: `turn turn-${turn.role}`, dataset: { hot: String(hot), messageId: turn.message_id } },
@@ -457,9 +458,13 @@ function renderTranscript(detail) {
         h(
           "div",
           { class: "scores", "aria-label": "Scores" },
-          scoreChip("anger", turn.scores.anger),
-          scoreChip("frustration", turn.scores.frustration),
-          scoreChip("sentiment", turn.scores.sentiment, { min: -1 }),
+          ...(scored
+            ? [
+                scoreChip("anger", turn.scores.anger),
+                scoreChip("frustration", turn.scores.frustration),
+                scoreChip("sentiment", turn.scores.sentiment, { min: -1 }),
+              ]
+            : [h("span", { class: "score score-none" }, "not scored")]),
         ),
         alerts.length
           ? h(
