@@ -33,7 +33,7 @@ from monitor.alerts import AlertLog
 from monitor.auth import Authenticator
 from monitor.delivery.webhooks import WebhookDispatcher
 from monitor.delivery.websockets import LiveHub
-from monitor.errors import RedisUnavailableError
+from monitor.errors import ConfigurationError, RedisUnavailableError
 from monitor.observability import Metrics
 from monitor.pipeline import AsyncScorer, Pipeline, PipelineObserver, RuleEvaluator
 from monitor.privacy import Redactor
@@ -238,13 +238,16 @@ def build_pipeline(
 ) -> Pipeline:
     """The pipeline as the settings define it (turn window, state TTL, alert stream length, redaction, whom it
     scores) on ``redis``."""
+    try:
+        redactor = Redactor(settings.redact, phone_regions=settings.redact_phone_regions)
+    except ValueError as exc:
+        raise ConfigurationError(f"CALMWATCH_REDACT_PHONE_REGIONS: {exc}") from None
     store = ConversationStore(
         redis,
         ttl_s=settings.conversation_ttl_s,
         window=settings.turn_window,
         alert_maxlen=settings.alert_stream_maxlen,
     )
-    redactor = Redactor(settings.redact, phone_regions=settings.redact_phone_regions)
     return Pipeline(
         store=store,
         redis=redis,

@@ -5,12 +5,17 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 import pytest
+from pydantic import ValidationError
 
 from bench import redaction_quality
 from monitor.alerts import AlertDraft, Firing
+from monitor.errors import ConfigurationError
 from monitor.privacy import KINDS, Redactor, parse_kinds
 from monitor.privacy.redaction import MAX_PHONE_CANDIDATES
+from monitor.runtime import build_pipeline, redis_client
 from monitor.schemas import MAX_TEXT_CHARS
+from tests.conftest import make_settings
+from tests.test_runtime import FixedScorer, NoRules
 
 EVERY_KIND = Redactor(KINDS)
 
@@ -83,13 +88,19 @@ def test_phone_regions_decide_national_formats() -> None:
     assert Redactor(["phone"], phone_regions=[]).redact("07911 123456 / +44 7911 123456") == "07911 123456 / [PHONE]"
 
 
-def test_bad_configuration_is_refused() -> None:
-    """Unknown kinds and regions are errors that name them, not silently ignored."""
+def test_bad_configuration_is_refused(flushed_redis: str) -> None:
+    """Unknown kinds and regions are errors that name them, not silently ignored; the service's pipeline refuses
+    a bad region with a ConfigurationError, and Settings a bad kind."""
     with pytest.raises(ValueError, match="'cards'"):
         parse_kinds(["email", "cards"])
     with pytest.raises(ValueError, match="XX"):
         Redactor(phone_regions=["XX"])
     assert parse_kinds(["IP", " email "]) == ("email", "ip")
+    bad_region = make_settings(flushed_redis, redact_phone_regions=["XX"])
+    with pytest.raises(ConfigurationError, match=r"CALMWATCH_REDACT_PHONE_REGIONS.*XX"):
+        build_pipeline(bad_region, redis=redis_client(flushed_redis), scorer=FixedScorer(), rules=NoRules)
+    with pytest.raises(ValidationError, match="redact"):
+        make_settings(flushed_redis, redact=["cards"])
 
 
 def test_a_turn_full_of_numbers_is_redacted_unchecked_past_the_limit() -> None:
