@@ -6,19 +6,27 @@ and booking numbers, prices and amounts with currency, dates, times, version str
 counts as right only if its kind and its exact text match a label.
 
     .venv/bin/python -m bench.redaction_quality [--data tests/fixtures/privacy/labelled.jsonl] [--kinds ...]
+                                                [--phone-regions US GB ...]
+    .venv/bin/python -m bench.redaction_quality \
+        --conversations ../shared/data/support-conversations/conversations.json [--digit-runs]
 
-Prints a table and every wrong or missed finding; the test suite holds the floors (tests/privacy/).
+Prints a table and every wrong or missed finding; the test suite holds the floors (tests/privacy/). With
+``--conversations`` (anything ``calmwatch replay`` reads) it lists every finding in those unlabelled turns, with
+its context, for a reader to judge: the set above was written together with the rules, real chats were not.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import re
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from monitor.privacy import DEFAULT_KINDS, Redactor
+from monitor.privacy.redaction import DEFAULT_PHONE_REGIONS
+from monitor.replay import load_conversations
 
 DEFAULT_DATA = Path(__file__).resolve().parent.parent / "tests" / "fixtures" / "privacy" / "labelled.jsonl"
 
@@ -68,12 +76,49 @@ def evaluate(redactor: Redactor, data: Path = DEFAULT_DATA) -> Quality:
     return quality
 
 
+# What could be a number worth a look: seven digits or more, in one run of digits and separators.
+_DIGIT_RUN = re.compile(r"\+?\(?\d[\d \-().]{5,}\d")
+_LINK = re.compile(r"\b(?:https?://|www\.)\S+", re.IGNORECASE)
+
+
+def list_findings(redactor: Redactor, source: Path, *, digit_runs: bool = False) -> int:
+    """Every finding in the turns of ``source``, one line each with 40 characters of context; a count per kind.
+    With ``digit_runs``, also every run of seven or more digits outside links that is not a finding (``left``),
+    so a reader can look for what was missed."""
+    turns = [turn.text for conversation in load_conversations(source) for turn in conversation.turns]
+    counts: Counter[str] = Counter()
+    for text in turns:
+        findings = redactor.find(text)
+        shown: list[tuple[str, int, int]] = [(f.kind, f.start, f.end) for f in findings]
+        if digit_runs:
+            unlinked = _LINK.sub(lambda m: " " * len(m.group()), text)
+            shown += [
+                ("left", m.start(), m.end())
+                for m in _DIGIT_RUN.finditer(unlinked)
+                if sum(c.isdigit() for c in m.group()) >= 7
+                and not any(f.start <= m.start() < f.end or m.start() <= f.start < m.end() for f in findings)
+            ]
+        for kind, start, end in shown:
+            counts[kind] += 1
+            context = text[max(0, start - 40) : end + 20].replace("\n", " ")
+            print(f"{kind:<6} {text[start:end]!r:<32} | {context}")
+    kinds = [*redactor.kinds, *(["left"] if digit_runs else [])]
+    print(f"{len(turns)} turns; findings: " + ", ".join(f"{k} {counts[k]}" for k in kinds))
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", type=Path, default=DEFAULT_DATA)
     parser.add_argument("--kinds", nargs="+", default=list(DEFAULT_KINDS))
+    parser.add_argument("--phone-regions", nargs="*", default=list(DEFAULT_PHONE_REGIONS))
+    parser.add_argument("--conversations", type=Path, help="list the findings in these unlabelled conversations")
+    parser.add_argument("--digit-runs", action="store_true", help="with --conversations: the other digit runs too")
     args = parser.parse_args(argv)
-    quality = evaluate(Redactor(args.kinds), args.data)
+    redactor = Redactor(args.kinds, phone_regions=args.phone_regions)
+    if args.conversations:
+        return list_findings(redactor, args.conversations, digit_runs=args.digit_runs)
+    quality = evaluate(redactor, args.data)
     print(f"{quality.turns} turns, kinds {' '.join(args.kinds)}")
     print(f"{'kind':<8}{'labelled':>9}{'found':>7}{'right':>7}{'precision':>11}{'recall':>8}")
     for kind in [*args.kinds, None]:

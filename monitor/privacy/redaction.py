@@ -8,13 +8,15 @@ support chat is full of (order and ticket numbers, tracking codes, prices, dates
 * ``iban``: the ISO 13616 shape of the country and, via python-stdnum's IBAN registry, its BBAN format
   and the mod-97 check digits;
 * ``phone``: Google's libphonenumber (the ``phonenumbers`` port), which knows each country's numbering plan,
-  over each run of phone characters; numbers without ``+`` are read in the configured regions, and a number
-  right after "order", "ticket", "#" and the like is an identifier, not a phone;
+  over each run of phone characters; numbers without ``+`` are read in the configured regions, a number
+  right after "order", "ticket", "#" and the like is an identifier, not a phone, and toll-free, premium-rate
+  and shared-cost numbers are a business's, not a person's;
 * ``ip``: IPv4 and IPv6 addresses the standard library's ``ipaddress`` accepts;
 * ``email`` and ``url``: a pattern (there is no checksum to test; an address is what it looks like).
 
 Where two findings overlap, the one that starts first wins, then the longer one (an email address inside a URL
-is part of the URL).
+is part of the URL). When URLs are kept (the default), phone numbers and IP addresses are not looked for inside
+them (article ids in help links read as phone numbers); email addresses and card numbers still are.
 """
 
 from __future__ import annotations
@@ -79,8 +81,21 @@ _PHONE_MIN_DIGITS = 7
 #: Runs of phone characters checked with libphonenumber in one turn; runs beyond this are redacted unchecked.
 MAX_PHONE_CANDIDATES = 24
 _VALID = phonenumbers.Leniency.VALID
-# A dotted quad right after "v" or "version" is a version string, not an address.
-_VERSION_BEFORE = re.compile(r"(?:\bv|version\s*|build\s*)$", re.IGNORECASE)
+# A dotted quad right after "v", "version", "beta" and the like is a version string, not an address ("updated to
+# beta (1.16.0.53)" in a real support chat).
+_VERSION_BEFORE = re.compile(
+    r"(?:\bv|\b(?:version|ver|build|beta|alpha|release|update|updated to|upgraded to|patch|firmware)\s*\(?)$",
+    re.IGNORECASE,
+)
+# Numbers a business has, not a person: a toll-free line is the company's, whoever writes it in a chat.
+_BUSINESS_NUMBER_TYPES = frozenset(
+    {
+        phonenumbers.PhoneNumberType.TOLL_FREE,
+        phonenumbers.PhoneNumberType.PREMIUM_RATE,
+        phonenumbers.PhoneNumberType.SHARED_COST,
+        phonenumbers.PhoneNumberType.UAN,
+    }
+)
 
 
 @dataclass(frozen=True)
@@ -169,6 +184,14 @@ def _ips(text: str) -> Iterable[Finding]:
             yield Finding("ip", match.start(), match.end())
 
 
+#: Kinds not looked for inside a link that is kept: ids in paths are numbers, not phones or addresses.
+_NOT_IN_LINKS = frozenset({"phone", "ip"})
+
+
+def _inside(finding: Finding, spans: Sequence[Finding]) -> bool:
+    return any(span.start <= finding.start and finding.end <= span.end for span in spans)
+
+
 class Redactor:
     """Finds and replaces the configured kinds; built once (from settings) and shared, it keeps no state."""
 
@@ -208,15 +231,24 @@ class Redactor:
 
     def _phones_in(self, run: str) -> list[tuple[int, int]]:
         for region in self.phone_regions:
-            found = [(m.start, m.end) for m in phonenumbers.PhoneNumberMatcher(run, region, leniency=_VALID)]
-            if found:
-                return found
+            matches = list(phonenumbers.PhoneNumberMatcher(run, region, leniency=_VALID))
+            if matches:
+                return [
+                    (m.start, m.end)
+                    for m in matches
+                    if phonenumbers.number_type(m.number) not in _BUSINESS_NUMBER_TYPES
+                ]
         return []
 
     def find(self, text: str) -> list[Finding]:
         """The findings to replace, in text order, none overlapping."""
         finders = {"email": _emails, "url": _urls, "card": _cards, "iban": _ibans, "ip": _ips, "phone": self._phones}
         found = [finding for kind in self.kinds for finding in finders[kind](text)]
+        if "url" not in self.kinds and any(f.kind in _NOT_IN_LINKS for f in found):
+            # With links kept, the numbers in them are kept too: an article id in a help link
+            # (".../articles/115005706806-Using-annotation") reads as a phone number, and the link would break.
+            links = list(_urls(text))
+            found = [f for f in found if f.kind not in _NOT_IN_LINKS or not _inside(f, links)]
         found.sort(key=lambda f: (f.start, -(f.end - f.start)))
         kept: list[Finding] = []
         for finding in found:
