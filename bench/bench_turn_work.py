@@ -1,4 +1,5 @@
-"""The work a turn costs outside the model, for the worst inputs we can find: VADER plus the whole rule pack.
+"""The work a turn costs outside the model, for the worst inputs we can find: VADER, the whole rule pack, and
+the redaction of personal data (which reads the whole turn, since the whole turn is stored).
 
 No accepted input may take more than the budget (50 ms of CPU, issue 20) outside the model: otherwise one
 hostile but valid message stalls the scoring thread, and every connection with it. This benchmark times a set
@@ -23,6 +24,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from monitor.pipeline import as_judged
+from monitor.privacy import Redactor
 from monitor.rules import load_rule_pack
 from monitor.schemas import (
     MAX_TEXT_CHARS,
@@ -40,6 +42,7 @@ PIECES = [
     "😡", "🤬😤", "👍🏽", "❤️", "!!!", "?!", "WHY ", "NOBODY HELPS ", "f u c k ", "s.h.i.t ", "f*ck ", "sh!t ",
     "noooooooo ", "!!!!!!!!!!!!", "not ", "but ", "never ", "@agent ", "https://x.example/a ", "idiot ",
     "I hate this ", "ÄÖÜ ", "a a a a ", "_-_-_ ", "\u200b", "😡 " * 3, "kinda ", "sort of ",
+    "+44 20 7946 0958 ", "4111 1111 1111 1111 ", "ana@example.com ", "192.168.0.1 ", "(212) 555-0199 ", "- ",
 ]  # fmt: skip
 SHAPES = {
     "emoji run": "😡" * MAX_TEXT_CHARS,
@@ -52,6 +55,13 @@ SHAPES = {
     "repeated letters": "nooo" * (MAX_TEXT_CHARS // 4),
     "masked profanity": "f*ck " * (MAX_TEXT_CHARS // 5),
     "negations": "not but never " * (MAX_TEXT_CHARS // 14),
+    # Shapes that make redaction work: numbers libphonenumber must check, card and IBAN look-alikes, dotted quads.
+    "phone numbers": ("call +1 415 555 0132 " * 400)[:MAX_TEXT_CHARS],
+    "invalid phone numbers": ("123 4567 890 x " * 600)[:MAX_TEXT_CHARS],
+    "spaced digits": "12 " * (MAX_TEXT_CHARS // 3),
+    "card numbers": ("4111 1111 1111 1111 " * 400)[:MAX_TEXT_CHARS],
+    "iban look-alikes": "DE89 " * (MAX_TEXT_CHARS // 5),
+    "dotted digits": "1." * (MAX_TEXT_CHARS // 2),
 }
 
 
@@ -61,8 +71,11 @@ def _turn(i: int, text: str) -> TurnRecord:
     return TurnRecord(message_id=f"m{i}", role=role, text=text, sent_at=datetime.now(UTC), scores=scores)
 
 
-def time_turn(text: str, *, vader: VaderSentiment, engine: object, window: int) -> float:
-    """CPU seconds for VADER on ``text`` plus the rules on a window of ``window`` turns of it (fresh caches)."""
+def time_turn(
+    text: str, *, vader: VaderSentiment, engine: object, window: int, redactor: Redactor | None = None
+) -> float:
+    """CPU seconds for VADER on ``text``, the rules on a window of ``window`` turns of it (fresh caches), and
+    the redaction of the whole new turn (the default kinds when no redactor is given)."""
     from monitor.rules import RuleEngine
 
     assert isinstance(engine, RuleEngine)
@@ -75,7 +88,9 @@ def time_turn(text: str, *, vader: VaderSentiment, engine: object, window: int) 
     # Each turn's text differs by a suffix, so the rules' per-text feature cache cannot hide the work.
     turns = [as_judged(_turn(i, f"{text[: MAX_TEXT_CHARS - 4]}{i:04d}")) for i in range(window)]
     snapshot = ConversationSnapshot(meta=meta, turns=turns)
+    redactor = redactor or Redactor()
     started = time.process_time()
+    redactor.redact(text)
     vader.compound(turns[-1].text)
     engine.evaluate(snapshot)
     engine.risk(snapshot)
@@ -100,8 +115,10 @@ def main(argv: list[str] | None = None) -> int:
         while len(text) < MAX_TEXT_CHARS:
             text += rng.choice(PIECES) * rng.randint(1, 40)
         inputs[f"fuzz {n}"] = text[:MAX_TEXT_CHARS]
+    redactor = Redactor()
     results = {
-        name: time_turn(text, vader=vader, engine=engine, window=args.window) * 1000 for name, text in inputs.items()
+        name: time_turn(text, vader=vader, engine=engine, window=args.window, redactor=redactor) * 1000
+        for name, text in inputs.items()
     }
     worst = sorted(results.items(), key=lambda item: item[1], reverse=True)
     print(f"{len(results)} inputs of up to {MAX_TEXT_CHARS} characters, window {args.window}; slowest (CPU ms):")

@@ -364,6 +364,52 @@ def _cmd_keys(args: argparse.Namespace) -> int:
 _SUBCOMMANDS.append(_add_keys)
 
 
+def _add_erase(sub: Subparsers) -> None:
+    p = sub.add_parser("erase", help="erase a customer's (or one conversation's) stored text, state and alert texts")
+    target = p.add_mutually_exclusive_group(required=True)
+    target.add_argument("--customer", metavar="ID", help="every stored conversation of this customer id")
+    target.add_argument("--conversation", metavar="ID", help="one conversation")
+    p.add_argument("--by", help="who asks, for the audit stream (default: the operating-system user)")
+    p.add_argument("--redis-url", help="the service's Redis (default CALMWATCH_REDIS_URL, else embedded)")
+    p.set_defaults(handler=_cmd_erase)
+
+
+def _cmd_erase(args: argparse.Namespace) -> int:
+    import asyncio
+    import getpass
+
+    from monitor.errors import CalmwatchError
+    from monitor.observability import configure_logging
+    from monitor.privacy.erasure import Eraser, Erasure
+    from monitor.redis_server import admin_redis
+    from monitor.settings import Settings
+
+    settings = Settings(**({"redis_url": args.redis_url} if args.redis_url else {}))
+    configure_logging("WARNING", "console")
+    by = args.by or f"cli:{getpass.getuser()}"
+
+    async def run() -> list[Erasure]:
+        async with admin_redis(settings) as redis:
+            eraser = Eraser(redis)
+            if args.customer is not None:
+                return await eraser.erase_customer(args.customer, by=by)
+            return [await eraser.erase_conversation(args.conversation, by=by)]
+
+    try:
+        erasures = [e for e in asyncio.run(run()) if e.found]
+    except CalmwatchError as exc:
+        print(f"calmwatch erase: {exc}", file=sys.stderr)
+        return 1
+    for e in erasures:
+        print(f"{e.conversation_id}\t{e.turns} turns\t{e.alerts} alerts\t{e.webhook_deliveries} webhook deliveries")
+    who = f"customer {args.customer!r}" if args.customer is not None else f"conversation {args.conversation!r}"
+    print(f"erased {len(erasures)} conversation(s) of {who}; recorded in the audit stream as {by!r}", file=sys.stderr)
+    return 0 if erasures or args.customer is not None else 1  # a customer with nothing stored is no error
+
+
+_SUBCOMMANDS.append(_add_erase)
+
+
 def _add_demo(sub: Subparsers) -> None:
     from pathlib import Path
 

@@ -207,10 +207,9 @@ class DemoPlayer:
             result.turns += 1
             raised = [f"{a.severity}:{a.rule}" for a in reply.alerts]
             result.alerts += [a.rule for a in reply.alerts]
-            self._say(
-                f"  {conversation.key[:16]:<16} {names[turn.role][:16]:<16} anger {reply.scores.anger:.2f}  "
-                f"frustration {reply.scores.frustration:.2f}  {' '.join(raised)}"
-            )
+            s = reply.scores
+            scores = f"anger {s.anger:.2f}  frustration {s.frustration:.2f}" if s.scored else "not scored".ljust(29)
+            self._say(f"  {conversation.key[:16]:<16} {names[turn.role][:16]:<16} {scores}  {' '.join(raised)}")
         if self._end_after_s is not None:
             await self._sleep(self._end_after_s / self._speed)
             await self.end([result])

@@ -4,9 +4,11 @@ The service, ``calmwatch replay`` and the tests all drive this same class (built
 :func:`monitor.runtime.build_pipeline`), so what a replay shows is what the service would have done. A turn
 takes a straight path: read what it is judged against (metadata, the window's turns, each rule's last firing)
 in one round trip, score it, judge it with pure functions (:func:`judge_turn`: rules, risk, cooldowns),
-commit everything it changes in one Lua script, and only then announce it live. The pipeline owns no
-connections: the caller hands it a store, a Redis to publish on, an async scorer (the micro-batcher) and a way
-to get the current rule engine (which may be hot-reloaded between turns).
+redact personal data from its text and its alerts (:mod:`monitor.privacy`: the one place, so nothing
+stored, published or sent ever holds the original), commit everything it changes in one Lua script, and only
+then announce it live. The pipeline owns no connections: the caller hands it a store, a Redis to publish on,
+an async scorer (the micro-batcher) and a way to get the current rule engine (which may be hot-reloaded
+between turns).
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ from monitor.alerts import AlertDraft, Firing, draft_alerts
 from monitor.errors import ConversationEndedError, UnknownConversationError
 from monitor.ingest import ConversationEnd
 from monitor.language import Language
+from monitor.privacy import Redactor
 from monitor.schemas import (
     AlertCandidate,
     ChatMessage,
@@ -108,9 +111,15 @@ class Pipeline:
         observer: PipelineObserver | None = None,
         clock: Callable[[], datetime] = utcnow,
         language: Callable[[str], Language] | None = None,
+        redactor: Redactor | None = None,
+        score_agents: bool = False,
     ) -> None:
         self.store = store
         self._language = language  # None: every turn is scored
+        # Off by default: inferring the emotions of employees at work is not allowed under the EU AI Act
+        # (art. 5(1)(f)), so agent turns are not given to the model; the word-based agent rules still read them.
+        self._score_agents = score_agents
+        self._redactor = redactor if redactor is not None else Redactor()  # private by default
         self._redis = redis  # where the turn is announced live, once committed
         self._clock = clock
         self._scorer = scorer
@@ -164,7 +173,10 @@ class Pipeline:
 
     async def _score(self, message: ChatMessage) -> tuple[TurnScores | None, str | None]:
         """The turn's scores, or ``None`` and its language when the model cannot read it (not English): a
-        furious German turn would score as calm, which is worse than no score."""
+        furious German turn would score as calm, which is worse than no score. Agent turns are not scored unless
+        ``score_agents`` (see the constructor)."""
+        if message.role == "agent" and not self._score_agents:
+            return None, None
         if self._language is not None:
             found = self._language(message.text)
             if not found.scored:
@@ -189,7 +201,10 @@ class Pipeline:
         window = [*state.recent, turn][-self.store.window :]
         snapshot = ConversationSnapshot(meta=meta, turns=[as_judged(t) for t in window])
         judgement = judge_turn(self._rules(), snapshot, state.last_firings, now)
-        reply = await self.store.commit_turn(meta, turn, judgement.risk, judgement.alerts)
+        # The model and the rules have read the turn as written; from here on only its redacted form exists.
+        turn = turn.model_copy(update={"text": self._redactor.redact(turn.text)})
+        drafts = [self._redactor.redact_alert(draft) for draft in judgement.alerts]
+        reply = await self.store.commit_turn(meta, turn, judgement.risk, drafts)
         for alert in reply.alerts:
             log.info("alert raised", rule=alert.rule, severity=alert.severity, alert_id=alert.id)
             if self._observer:

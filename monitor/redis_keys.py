@@ -45,6 +45,30 @@ def reply(conversation_id: str, message_id: str) -> str:
     return f"{PREFIX}conv:{{{conversation_id}}}:reply:{message_id}"
 
 
+def conversation_match(conversation_id: str) -> str:
+    """SCAN MATCH pattern of every key of one conversation, present and future (they all start with its
+    :func:`conversation` key): what erasure deletes, so a per-conversation key added later is erased too."""
+    return glob_escape(conversation(conversation_id)) + "*"
+
+
+#: SCAN MATCH pattern that finds every conversation's metadata hash (among its other keys; see
+#: :func:`conversation_id_of`).
+CONVERSATIONS_MATCH = f"{PREFIX}conv:{{*}}"
+
+
+def conversation_id_of(key: str) -> str | None:
+    """The conversation id if ``key`` is a conversation's metadata hash (:func:`conversation`), else None."""
+    head, tail = f"{PREFIX}conv:{{", "}"
+    if key.startswith(head) and key.endswith(tail) and "}" not in key[len(head) : -1]:
+        return key[len(head) : -1]
+    return None
+
+
+def glob_escape(text: str) -> str:
+    """``text`` as a literal inside a SCAN MATCH pattern."""
+    return "".join(f"\\{c}" if c in "*?[]\\" else c for c in text)
+
+
 def conversation_keys(conversation_id: str) -> list[str]:
     """The keys whose TTL is refreshed together on every turn (reply keys carry their own TTL)."""
     return [
@@ -53,6 +77,14 @@ def conversation_keys(conversation_id: str) -> list[str]:
         conversation_alerts(conversation_id),
         rule_firings(conversation_id),
     ]
+
+
+# --- privacy (monitor/privacy/)
+#: Hash: alert id -> JSON of an erased alert without anything that identifies the conversation or quotes it
+#: (rule, severity, audience, agent id, created_at, erased_at), so reports still count it.
+ERASED_ALERTS = f"{PREFIX}alerts:erased"
+#: Stream of audit events (who erased what, when); never trimmed by Calmwatch.
+AUDIT_STREAM = f"{PREFIX}audit"
 
 
 # --- access (monitor/auth/)

@@ -33,10 +33,12 @@ from monitor.alerts import AlertLog
 from monitor.auth import Authenticator
 from monitor.delivery.webhooks import WebhookDispatcher
 from monitor.delivery.websockets import LiveHub
-from monitor.errors import RedisUnavailableError
+from monitor.errors import ConfigurationError, RedisUnavailableError
 from monitor.language import language_detector
 from monitor.observability import Metrics
 from monitor.pipeline import AsyncScorer, Pipeline, PipelineObserver, RuleEvaluator
+from monitor.privacy import Redactor
+from monitor.privacy.retention import run_retention
 from monitor.redis_server import EmbeddedRedis
 from monitor.rules import RuleReloader
 from monitor.schemas import utcnow
@@ -235,8 +237,12 @@ def build_pipeline(
     observer: PipelineObserver | None = None,
     clock: Callable[[], datetime] = utcnow,
 ) -> Pipeline:
-    """The pipeline as the settings define it (turn window, state TTL, alert stream length, which turns the
-    model reads) on ``redis``."""
+    """The pipeline as the settings define it (turn window, state TTL, alert stream length, redaction, which turns
+    the model reads) on ``redis``."""
+    try:
+        redactor = Redactor(settings.redact, phone_regions=settings.redact_phone_regions)
+    except ValueError as exc:
+        raise ConfigurationError(f"CALMWATCH_REDACT_PHONE_REGIONS: {exc}") from None
     store = ConversationStore(
         redis,
         ttl_s=settings.conversation_ttl_s,
@@ -245,7 +251,15 @@ def build_pipeline(
     )
     language = language_detector() if settings.language_detection else None
     return Pipeline(
-        store=store, redis=redis, scorer=scorer, rules=rules, observer=observer, clock=clock, language=language
+        store=store,
+        redis=redis,
+        scorer=scorer,
+        rules=rules,
+        observer=observer,
+        clock=clock,
+        redactor=redactor,
+        score_agents=settings.score_agents,
+        language=language,
     )
 
 
@@ -277,6 +291,8 @@ async def open_runtime(settings: Settings, *, scorer: Scorer | None = None) -> A
                 asyncio.create_task(rules.run()),
                 asyncio.create_task(runtime.webhooks.run()),
             ]
+            if settings.alert_retention_s > 0:
+                runtime.tasks.append(asyncio.create_task(run_retention(redis, retention_s=settings.alert_retention_s)))
             _reload_rules_on_sighup(rules)
             await asyncio.wait_for(hub.ready.wait(), timeout=10)
             log.info(

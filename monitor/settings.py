@@ -13,6 +13,8 @@ from platformdirs import user_state_dir
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from monitor.privacy.redaction import DEFAULT_KINDS, DEFAULT_PHONE_REGIONS, Kind
+
 
 def default_rules_dir() -> Path:
     """The rule pack shipped in the package (``monitor/default_rules``, sourced from the top-level ``rules/``)."""
@@ -82,6 +84,16 @@ class Settings(BaseSettings):
 
     # --- languages (issue 19): the model reads English only; other turns are marked unscored
     language_detection: bool = True  # false: every turn goes to the model, whatever its language
+
+    # --- privacy (issue 21, docs/privacy.md)
+    # The kinds of personal data replaced by placeholders before a turn is stored, published or sent; [] is off.
+    redact: list[Kind] = Field(default_factory=lambda: list(DEFAULT_KINDS))
+    # Regions whose national phone formats (without +) are recognised, as ISO 3166 codes.
+    redact_phone_regions: list[str] = Field(default_factory=lambda: list(DEFAULT_PHONE_REGIONS))
+    # Agent turns get emotion scores only when this is true (EU AI Act: no emotion inference on employees).
+    score_agents: bool = False
+    # Alerts older than this leave the alert stream (besides its length cap); 0 keeps them until the cap.
+    alert_retention_s: int = 90 * 24 * 3600
 
     # --- logging
     log_level: str = "INFO"

@@ -43,3 +43,23 @@ def test_keys_written_together_share_a_hash_slot() -> None:
     ]
     assert {_hash_tag(k) for k in endpoint} == {"ep_1"}
     assert _hash_tag(redis_keys.API_KEYS) == _hash_tag(redis_keys.API_KEY_IDS) == "auth"
+
+
+def test_conversation_match_finds_every_key_of_the_conversation_and_no_other(flushed_redis: str) -> None:
+    """SCAN MATCH conversation_match(id) (what erasure deletes) yields each of the conversation's keys, also for
+    ids with glob characters, and never a key of a conversation whose id merely starts the same."""
+    import redis
+
+    client = redis.Redis.from_url(flushed_redis, decode_responses=True)
+    try:
+        for cid in ("c1", "c1*", "c[1]?"):
+            client.flushdb()
+            mine = [*redis_keys.conversation_keys(cid), redis_keys.reply(cid, "m1")]
+            others = [*redis_keys.conversation_keys(cid + "0"), redis_keys.reply("c10", "m1")]
+            for key in [*mine, *others]:
+                client.set(key, "x")
+            assert sorted(client.scan_iter(match=redis_keys.conversation_match(cid))) == sorted(mine)
+            metas = list(client.scan_iter(match=redis_keys.CONVERSATIONS_MATCH))
+            assert sorted(str(redis_keys.conversation_id_of(k)) for k in metas) == sorted([cid, cid + "0"])
+    finally:
+        client.close()

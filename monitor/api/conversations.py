@@ -61,7 +61,9 @@ async def end_conversation(conversation_id: str, rt: Rt) -> ConversationMeta:
     return await rt.pipeline.end_conversation(ConversationEnd(conversation_id=conversation_id))
 
 
-_ENDED = {409: {"model": ErrorBody, "description": "The conversation has ended (`conversation_ended`)"}}
+_ENDED: dict[int | str, dict[str, object]] = {
+    409: {"model": ErrorBody, "description": "The conversation has ended (`conversation_ended`)"}
+}
 
 
 @router.post("/messages", response_model=ScoredReply, responses={**_ERRORS, **_ENDED}, dependencies=_INGEST)
