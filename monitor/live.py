@@ -5,10 +5,12 @@ Everything live goes through the ``cw:live`` pub/sub channel so that every servi
 
 * ``{"type": "alert", "alert": {...}}``: an alert was raised (it is already in the alert stream);
 * ``{"type": "turn", ...}``: a turn was scored, with the conversation's new risk (board sparklines, ranking);
-* ``{"type": "alert.acknowledged", "ack": {...}}``: a supervisor acknowledged an alert.
+* ``{"type": "alert.acknowledged", "ack": {...}}``: a supervisor acknowledged an alert;
+* ``{"type": "alert.feedback", "feedback": {...}}``: an agent or supervisor said whether an alert helped.
 
-Who receives what is an :class:`Audience`: the supervisor feed gets alerts and acknowledgements (and turns
-when it asks for them); an agent's nudges are the alerts meant for agents in that agent's conversations.
+Who receives what is an :class:`Audience`: the supervisor feed gets alerts, acknowledgements and feedback (and
+turns when it asks for them); an agent's nudges are the alerts meant for agents in that agent's conversations,
+and the feedback on that agent's alerts.
 Pub/sub may drop a message; alerts are then recovered from the stream (``?since=``), turns and
 acknowledgements by the console reloading them over REST.
 """
@@ -23,7 +25,7 @@ from pydantic import BaseModel, Field, TypeAdapter
 from redis.asyncio import Redis
 
 from monitor import redis_keys as keys
-from monitor.schemas import Acknowledgement, Alert, ConversationMeta, Role, Scores, TurnRecord
+from monitor.schemas import Acknowledgement, Alert, ConversationMeta, Feedback, Role, Scores, TurnRecord
 
 
 class AlertEnvelope(BaseModel):
@@ -65,7 +67,14 @@ class AckEnvelope(BaseModel):
     ack: Acknowledgement
 
 
-Envelope = Annotated[AlertEnvelope | TurnEnvelope | AckEnvelope, Field(discriminator="type")]
+class FeedbackEnvelope(BaseModel):
+    """A verdict on an alert, so reports pages and the other open sidebar or console show it at once."""
+
+    type: Literal["alert.feedback"] = "alert.feedback"
+    feedback: Feedback
+
+
+Envelope = Annotated[AlertEnvelope | TurnEnvelope | AckEnvelope | FeedbackEnvelope, Field(discriminator="type")]
 _ENVELOPE: TypeAdapter[Envelope] = TypeAdapter(Envelope)
 
 
@@ -100,7 +109,7 @@ _INCLUDE_ALIASES = {"turns": "turn"}
 
 @dataclass(frozen=True)
 class SupervisorFeed:
-    """``/v1/alerts``: every alert and acknowledgement, plus the envelope types named in ``include``."""
+    """``/v1/alerts``: every alert, acknowledgement and feedback, plus the envelope types named in ``include``."""
 
     types: frozenset[str]
 
@@ -108,7 +117,7 @@ class SupervisorFeed:
     def including(cls, include: str = "") -> SupervisorFeed:
         """``include`` as the query parameter has it, comma-separated: ``turns`` (or ``turn``) adds turn scores."""
         extra = {_INCLUDE_ALIASES.get(name, name) for name in (part.strip() for part in include.split(",")) if name}
-        return cls(types=frozenset({"alert", "alert.acknowledged", *extra}))
+        return cls(types=frozenset({"alert", "alert.acknowledged", "alert.feedback", *extra}))
 
     def accepts(self, envelope: Envelope) -> bool:
         return envelope.type in self.types
@@ -116,11 +125,14 @@ class SupervisorFeed:
 
 @dataclass(frozen=True)
 class AgentNudges:
-    """``/v1/agents/{agent_id}/nudges``: the alerts addressed to agents, in this agent's conversations only."""
+    """``/v1/agents/{agent_id}/nudges``: the alerts addressed to agents, in this agent's conversations only, and
+    the feedback on this agent's alerts (so a second sidebar tab shows a verdict given in the first)."""
 
     agent_id: str
 
     def accepts(self, envelope: Envelope) -> bool:
+        if isinstance(envelope, FeedbackEnvelope):
+            return envelope.feedback.agent_id == self.agent_id
         if not isinstance(envelope, AlertEnvelope):
             return False
         return envelope.alert.agent_id == self.agent_id and "agent" in envelope.alert.audience

@@ -24,6 +24,7 @@ from redis.exceptions import ResponseError
 
 from monitor import __version__, redis_keys
 from monitor.delivery.webhooks.models import (
+    FEEDBACK_EVENT,
     TEST_EVENT,
     Attempt,
     Delivery,
@@ -35,7 +36,7 @@ from monitor.delivery.webhooks.models import (
 from monitor.delivery.webhooks.retry import next_attempt_at
 from monitor.delivery.webhooks.signing import payload, sign
 from monitor.delivery.webhooks.store import WebhookStore
-from monitor.schemas import Alert
+from monitor.schemas import Alert, Feedback
 from monitor.settings import Settings
 
 log = structlog.get_logger("delivery.webhooks")
@@ -204,26 +205,42 @@ class WebhookDispatcher:
         data = alert.model_dump(mode="json")
         for event_type in event_types(alert):
             body = payload(event_type, alert.created_at, data)
-            for endpoint in endpoints:
-                if not endpoint.wants(event_type, alert):
-                    continue
-                delivery = Delivery(
-                    id=delivery_id_for(event_type, alert.id),
-                    endpoint_id=endpoint.id,
-                    event_type=event_type,
-                    alert_id=alert.id,
-                    created_at=_now(),
-                    next_attempt_at=_now(),
+            queued += await self._queue(event_type, delivery_id_for(event_type, alert.id), alert, body, endpoints)
+        return queued
+
+    async def queue_feedback(self, alert: Alert, feedback: Feedback, entry_id: str) -> int:
+        """Queue an ``alert.feedback`` event for every enabled endpoint that wants it and the alert's rule and
+        severity. ``entry_id`` (the verdict's feedback-log id) makes the delivery id, so each verdict is its own
+        message. Called by the API once the verdict is stored; a crash between the two loses this one event."""
+        endpoints = [e for e in await self.store.endpoints() if e.enabled]
+        data = {"alert": alert.model_dump(mode="json"), "feedback": feedback.model_dump(mode="json")}
+        body = payload(FEEDBACK_EVENT, feedback.at, data)
+        return await self._queue(FEEDBACK_EVENT, delivery_id_for(FEEDBACK_EVENT, entry_id), alert, body, endpoints)
+
+    async def _queue(
+        self, event_type: str, delivery_id: str, alert: Alert, body: bytes, endpoints: Sequence[WebhookEndpoint]
+    ) -> int:
+        queued = 0
+        for endpoint in endpoints:
+            if not endpoint.wants(event_type, alert):
+                continue
+            delivery = Delivery(
+                id=delivery_id,
+                endpoint_id=endpoint.id,
+                event_type=event_type,
+                alert_id=alert.id,
+                created_at=_now(),
+                next_attempt_at=_now(),
+            )
+            schedule = await self.store.pending_count(endpoint.id) < self._settings.webhook_max_pending
+            if not schedule:
+                delivery.status, delivery.next_attempt_at = "failed", None
+                delivery.last_error = (
+                    f"not queued: the endpoint already has {self._settings.webhook_max_pending} pending deliveries"
                 )
-                schedule = await self.store.pending_count(endpoint.id) < self._settings.webhook_max_pending
-                if not schedule:
-                    delivery.status, delivery.next_attempt_at = "failed", None
-                    delivery.last_error = (
-                        f"not queued: the endpoint already has {self._settings.webhook_max_pending} pending deliveries"
-                    )
-                    log.warning("webhook backlog full; delivery failed at once", endpoint_id=endpoint.id)
-                if await self.store.enqueue(endpoint, delivery, body, schedule=schedule):
-                    queued += 1
+                log.warning("webhook backlog full; delivery failed at once", endpoint_id=endpoint.id)
+            if await self.store.enqueue(endpoint, delivery, body, schedule=schedule):
+                queued += 1
         if queued:
             self._wake.set()
         return queued
