@@ -16,11 +16,13 @@ import {
   storage,
   timeEl,
 } from "./common.js";
+import { feedbackControls } from "./feedback.js";
 
 const PER_CHAT = 4;
 const HISTORY_MS = 12 * 3600 * 1000;
 const agentId = decodeURIComponent(location.pathname.split("/").filter(Boolean).pop() ?? "");
 const dismissedKey = `calmwatch.dismissed.${agentId}`;
+const verdictsKey = `calmwatch.feedback.${agentId}`;
 const local = storage("localStorage");
 
 const $ = (id) => document.getElementById(id);
@@ -36,6 +38,9 @@ ui.chats.tabIndex = -1;
 
 const nudges = new Map(); // alert id -> alert
 const dismissed = new Set(JSON.parse(local.getItem(dismissedKey) || "[]"));
+// alert id -> this agent's feedback on it. An agent key cannot list alerts, so verdicts are remembered here and
+// kept current by the `alert.feedback` envelopes of the nudges socket (a verdict given in another tab, say).
+const verdicts = new Map(JSON.parse(local.getItem(verdictsKey) || "[]"));
 const directory = new ConversationDirectory();
 const seenChats = new Set();
 let feed = null;
@@ -59,6 +64,11 @@ function dismiss(alertId) {
   dismissed.add(alertId);
   saveDismissed();
   render(next?.dataset.id ?? null);
+}
+
+function keepVerdict(feedback) {
+  verdicts.set(feedback.alert_id, feedback);
+  local.setItem(verdictsKey, JSON.stringify([...verdicts.entries()].slice(-500)));
 }
 
 function groups() {
@@ -99,6 +109,16 @@ function nudgeItem(alert, older) {
       "✕",
     ),
     h("p", { class: "nudge-text" }, alert.nudge),
+    feedbackControls(alert, verdicts.get(alert.id) ?? null, {
+      label: rule,
+      by: () => agentId, // shown only where the key has no name of its own (an agent key gives its agent id)
+      onGiven: (feedback) => {
+        keepVerdict(feedback);
+        render();
+        ui.chats.querySelector(`.feedback[data-id="${CSS.escape(alert.id)}"] button[aria-pressed="true"]`)?.focus();
+      },
+      onAuth: () => askForKey("Your sign-in has expired; enter your key to send feedback."),
+    }),
   );
 }
 
@@ -184,6 +204,11 @@ async function boot() {
     path: `/v1/agents/${encodeURIComponent(agentId)}/nudges`,
     cursor: `${Date.now() - HISTORY_MS}-0`,
     onEnvelope: (envelope) => {
+      if (envelope.type === "alert.feedback") {
+        keepVerdict(envelope.feedback);
+        renderSoon();
+        return;
+      }
       if (envelope.type !== "alert") return;
       add(envelope.alert, { live: feed.everOpened && Date.parse(envelope.alert.created_at) > bootedAt });
       learnMore([envelope.alert]);
