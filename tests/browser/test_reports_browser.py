@@ -2,17 +2,23 @@
 
 from __future__ import annotations
 
+import io
 import json
+import re
 import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 from playwright.sync_api import Browser, expect
 
+from monitor.replay import replay_command
 from tests.browser.conftest import SCREENSHOTS
 from tests.browser.test_console_browser import Shot, card, opened, start, wait_live
 from tests.conftest import LiveServer
+from tests.paths import REPO_ROOT
 
 pytestmark = pytest.mark.browser
 
@@ -135,3 +141,22 @@ def test_reports_page_shows_recovery_timeline_and_applies_a_suggestion(
     ]
     override = live_server.settings.override_file.read_text()
     assert "threshold: 0.96" in override and "by open" in override
+
+
+def test_replay_html_draws_curves_and_markers_offline(browser: Browser, tmp_path: Path, screenshot: Shot) -> None:
+    """`calmwatch replay tests/scenarios --html` writes a page that draws, from the file alone, one timeline per
+    scenario with anger and frustration curves and a marker per alert."""
+    out = tmp_path / "out.html"
+    scenarios = [REPO_ROOT / "tests" / "scenarios"]
+    # Playwright's sync API runs an event loop in this thread; the replay runs its own in another one.
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        pool.submit(replay_command, scenarios, scorer_name="vader", html=out, out=io.StringIO()).result()
+    conversations = len(list((REPO_ROOT / "tests" / "scenarios").glob("*.yaml")))
+    with opened(browser, out.as_uri(), height=1400) as page:
+        expect(page.locator("body")).to_have_attribute("data-drawn", re.compile(r"\d+"))
+        assert int(page.locator("body").get_attribute("data-drawn") or 0) >= conversations
+        assert page.locator("svg.timeline").count() >= conversations
+        assert page.locator("svg.timeline polyline.tl-anger").count() > 0
+        assert page.locator("svg.timeline g.tl-alert").count() > 0
+        expect(page.locator("#per-rule tbody tr").first).to_be_visible()
+        screenshot(page, "replay-report")

@@ -17,7 +17,7 @@ function svgNode(tag, attrs = {}, text = "") {
  * `data`: `{conversation_id, customer, agent, turns: [{index, role, anger, frustration, text}], alerts: [{turn,
  * rule, severity, nudge, feedback}]}` (what `GET /v1/reports/conversations/{id}` answers). Returns an `<svg>`.
  */
-export function timelineChart(data, { width = 760, height = 260, threshold = 0.6 } = {}) {
+export function timelineChart(data, { width = 760, height = 220, threshold = 0.6 } = {}) {
   const pad = { left: 34, right: 12, top: 54, bottom: 26 };
   const plotW = width - pad.left - pad.right;
   const plotH = height - pad.top - pad.bottom;
