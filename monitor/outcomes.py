@@ -4,7 +4,8 @@ Pure functions over stored turns and alerts (no Redis, no clock), so the reports
 the tests all compute the same numbers. For an alert raised on turn *i* of a conversation:
 
 * ``anger_before`` / ``frustration_before``: the customer's scores on the latest customer turn up to *i*
-  (the turn that raised it, or for an agent-side rule the customer turn the agent was answering);
+  (the turn that raised it, or for an agent-side rule the customer turn the agent was answering); turns the
+  model did not read (a language it does not know) count neither here nor after;
 * ``anger_after`` / ``frustration_after``: their mean over the next ``horizon`` customer turns (``None`` when
   the customer never wrote again, e.g. the chat ended);
 * ``de_escalated``: one of those turns reads calm (anger and frustration both below :data:`CALM_LEVEL`);
@@ -30,7 +31,7 @@ from datetime import datetime
 
 from monitor.alerts import Firing, should_fire
 from monitor.pipeline import RuleEvaluator, as_judged
-from monitor.schemas import Alert, ConversationMeta, ConversationSnapshot, Feedback, TurnRecord
+from monitor.schemas import Alert, ConversationMeta, ConversationSnapshot, Feedback, TurnRecord, TurnScores
 
 #: Anger and frustration both below this: the customer reads calm (the replay's false-alarm check uses it too).
 CALM_LEVEL = 0.3
@@ -79,6 +80,11 @@ class ConversationRecord:
     alerts: list[Alert]
 
 
+def _customer_scores(turn: TurnRecord) -> TurnScores | None:
+    """A customer turn's scores; agent turns and turns the model did not read (``scores`` None) have none here."""
+    return turn.scores if turn.role == "customer" else None
+
+
 def _is_escalation(alert: Alert) -> bool:
     return alert.rule == ESCALATION_RULE or alert.severity == "critical"
 
@@ -94,11 +100,11 @@ def measure(
 ) -> Outcome | None:
     """What followed turn ``index`` of the conversation; ``None`` if no customer turn came before it."""
     turns = record.turns
-    customer_before = [t for t in turns[: index + 1] if t.role == "customer"]
+    customer_before = [s for t in turns[: index + 1] if (s := _customer_scores(t)) is not None]
     if not customer_before:
         return None
     base = customer_before[-1]
-    later_customer = [t for t in turns[index + 1 :] if t.role == "customer"][:horizon]
+    later_customer = [s for t in turns[index + 1 :] if (s := _customer_scores(t)) is not None][:horizon]
     next_reply = next((t for t in turns[index + 1 :] if t.role == "agent"), None)
     positions = {t.message_id: i for i, t in enumerate(turns)}
     escalated = any(
@@ -111,11 +117,11 @@ def measure(
         message_id=turns[index].message_id,
         at=turns[index].sent_at,
         nudged=nudged,
-        anger_before=base.scores.anger,
-        frustration_before=base.scores.frustration,
-        anger_after=statistics.fmean(t.scores.anger for t in later_customer) if later_customer else None,
-        frustration_after=statistics.fmean(t.scores.frustration for t in later_customer) if later_customer else None,
-        de_escalated=any(max(t.scores.anger, t.scores.frustration) < CALM_LEVEL for t in later_customer),
+        anger_before=base.anger,
+        frustration_before=base.frustration,
+        anger_after=statistics.fmean(s.anger for s in later_customer) if later_customer else None,
+        frustration_after=statistics.fmean(s.frustration for s in later_customer) if later_customer else None,
+        de_escalated=any(max(s.anger, s.frustration) < CALM_LEVEL for s in later_customer),
         escalated=escalated,
         reply_s=(next_reply.sent_at - turns[index].sent_at).total_seconds() if next_reply else None,
         alert_id=alert_id,

@@ -227,9 +227,10 @@ def suggestions(
             if alert.id not in in_window or verdict is None or turn is None or detector not in KNOBS:
                 continue
             knob = KNOBS[detector]
-            if not knob.applies(alert):
+            score = knob.score(turn)
+            if score is None or not knob.applies(alert):
                 continue
-            point = Judged(knob.score(turn), verdict.verdict == "helpful")
+            point = Judged(score, verdict.verdict == "helpful")
             points[(alert.rule, "all")].append(point)
             if team := team_of(alert.agent_id, teams):
                 points[(alert.rule, team)].append(point)
@@ -259,8 +260,8 @@ def timeline(record: ConversationRecord, feedback: Mapping[str, Feedback]) -> di
                 "index": i,
                 "role": t.role,
                 "at": t.sent_at.isoformat(),
-                "anger": round(t.scores.anger, 4),
-                "frustration": round(t.scores.frustration, 4),
+                "anger": round(t.scores.anger, 4) if t.scores else None,  # None: not scored (another language)
+                "frustration": round(t.scores.frustration, 4) if t.scores else None,
                 "text": t.text[:280],
             }
             for i, t in enumerate(record.turns)

@@ -18,7 +18,7 @@ of each kind, and only if it beats the current threshold's F1.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 
 from monitor.schemas import Alert, TurnRecord
@@ -29,13 +29,15 @@ class Knob:
     """A detector parameter that is one score's threshold, and how to read that score for an alert."""
 
     param: str
-    score: Callable[[TurnRecord], float]
+    score: Callable[[TurnRecord], float | None]  # None: the turn was not scored (it cannot have raised the alert)
     applies: Callable[[Alert], bool]
 
 
 KNOBS: dict[str, Knob] = {
-    "anger": Knob("threshold", lambda t: t.scores.anger, lambda a: True),
-    "frustration": Knob("threshold", lambda t: t.scores.frustration, lambda a: a.reason.startswith("high:")),
+    "anger": Knob("threshold", lambda t: t.scores.anger if t.scores else None, lambda a: True),
+    "frustration": Knob(
+        "threshold", lambda t: t.scores.frustration if t.scores else None, lambda a: a.reason.startswith("high:")
+    ),
 }
 
 
@@ -106,8 +108,3 @@ def suggest(
     if best is None or best.f1 <= now.f1:
         return None
     return Suggestion(rule, param, scope, now, best, helpful, false_alarms)
-
-
-def judged_points(items: Iterable[tuple[Alert, TurnRecord, bool]], knob: Knob) -> list[Judged]:
-    """``(alert, the turn that raised it, helpful?)`` triples as the points :func:`suggest` weighs."""
-    return [Judged(knob.score(turn), helpful) for alert, turn, helpful in items if knob.applies(alert)]

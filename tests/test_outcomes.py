@@ -106,3 +106,13 @@ def test_false_alarm_rate_per_rule_uses_current_verdicts() -> None:
     )
     assert rates["anger"] == {"helpful": 1, "false_alarm": 1, "false_alarm_rate": 0.5}
     assert rates["shouting"]["false_alarm_rate"] == 1.0
+
+
+def test_turns_the_model_did_not_read_are_left_out() -> None:
+    """An unscored customer turn (another language) is neither the baseline nor part of what followed."""
+    unscored = turn(1, "customer", 0.0).model_copy(update={"scores": None})
+    turns = [turn(0, "customer", 0.9), unscored, turn(2, "customer", 0.2)]
+    [outcome] = nudged_outcomes(ConversationRecord(META, turns, [alert(0, "anger", turns[0].sent_at)]), horizon=1)
+    assert outcome.anger_after == 0.2  # the next *scored* customer turn
+    lone = ConversationRecord(META, [unscored], [alert(1, "anger", unscored.sent_at)])
+    assert nudged_outcomes(lone) == []  # no scored customer turn to start from

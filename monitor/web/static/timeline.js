@@ -24,7 +24,8 @@ export function timelineChart(data, { width = 760, height = 220, threshold = 0.6
   const n = Math.max(1, data.turns.length);
   const x = (i) => pad.left + (n === 1 ? plotW / 2 : (i / (n - 1)) * plotW);
   const y = (v) => pad.top + (1 - Math.min(1, Math.max(0, v))) * plotH;
-  const customer = data.turns.filter((t) => t.role === "customer");
+  // Turns the model did not read (another language) have null scores: they get no point on the curves.
+  const customer = data.turns.filter((t) => t.role === "customer" && t.anger !== null && t.frustration !== null);
   const judged = data.alerts.filter((a) => a.feedback);
   const label =
     `Timeline of ${data.customer || data.conversation_id}: ${data.turns.length} turns, ${customer.length} from the ` +
