@@ -355,10 +355,28 @@ async function load() {
   await showTimeline(renderConversations(report.conversations));
 }
 
+// One report request at a time per page: alerts that arrive while one is being built fold into one more
+// request after it (building a report for a busy window takes a second or more: docs/reports.md).
 let reloadTimer = 0;
+let loading = null;
+let again = false;
 function scheduleReload() {
   clearTimeout(reloadTimer);
-  reloadTimer = setTimeout(() => load().catch(failed), 250);
+  reloadTimer = setTimeout(() => {
+    if (loading) {
+      again = true;
+      return;
+    }
+    loading = load()
+      .catch(failed)
+      .finally(() => {
+        loading = null;
+        if (again) {
+          again = false;
+          scheduleReload();
+        }
+      });
+  }, 250);
 }
 
 async function failed(error) {
