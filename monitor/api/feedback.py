@@ -3,7 +3,8 @@
 An agent key may judge only the alerts of its own agent id (its sidebar's nudges); supervisor and admin keys
 any alert. Who gave the verdict is taken from the credential, not the body: the agent id for an agent key, the
 key's name for a supervisor or admin key (or, for a key without a name and in open mode, the name the console
-sends as ``by``). The verdict is stored, announced live and sent to webhooks as ``alert.feedback``.
+sends as ``by``). The verdict is stored, announced live, and sent to webhooks as ``alert.feedback`` by the
+dispatcher, which reads the feedback log through its consumer group as it reads the alert stream.
 """
 
 from __future__ import annotations
@@ -74,8 +75,7 @@ async def give_feedback(
     if principal.role == "agent" and not principal.can_read_nudges(alert.agent_id):
         return error_response(403, "forbidden", "an agent key may give feedback only on its own agent's alerts")
     by = await _who(rt, principal, body.by)
-    feedback, entry_id = await rt.feedback.give(
+    feedback, _ = await rt.feedback.give(
         alert, body.verdict, by=by, by_role=principal.role, note=body.note.strip(), key_id=principal.key_id
     )
-    await rt.webhooks.queue_feedback(alert, feedback, entry_id)
     return feedback

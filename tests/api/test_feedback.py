@@ -11,6 +11,7 @@ from redis.asyncio import Redis
 from websockets.sync.client import connect
 
 from monitor import redis_keys as keys
+from monitor.alerts import AlertLog
 from monitor.feedback import FeedbackStore
 from tests.auth.conftest import Secured, seed
 from tests.delivery.webhook_receiver import Receiver, angry, create_endpoint, serve, start, wait_for
@@ -91,3 +92,25 @@ def test_feedback_reaches_webhooks_as_its_own_event(flushed_redis: str, receiver
 def test_feedback_keys_share_a_hash_slot() -> None:
     """The latest-verdict hash and the verdict log are written in one MULTI, so they share a hash tag."""
     assert keys.ALERT_FEEDBACK.split("}")[0] == keys.FEEDBACK_STREAM.split("}")[0] == "cw:{feedback"
+
+
+def test_a_verdict_logged_while_no_dispatcher_ran_is_still_sent(flushed_redis: str, receiver: Receiver) -> None:
+    """The feedback log is read through the consumer group like the alert stream: a verdict stored while the
+    service was down (the API crashed after storing it, say) is delivered by the next service."""
+    with serve(flushed_redis) as server, httpx.Client(base_url=server.http) as client:
+        create_endpoint(client, receiver, events=["alert.feedback"])
+        start(client, "wh-2")
+        alert = next(a for a in angry(client, "wh-2") if a["rule"] == "anger")
+
+    async def log_a_verdict() -> None:
+        redis = Redis.from_url(flushed_redis, decode_responses=True)
+        try:
+            stored = await AlertLog(redis).get_many([alert["id"]])
+            await FeedbackStore(redis, max_entries=100).give(stored[0], "false_alarm", by="a1", by_role="agent")
+        finally:
+            await redis.aclose()
+
+    asyncio.run(log_a_verdict())
+    with serve(flushed_redis):
+        [body] = wait_for(lambda: receiver.bodies("alert.feedback"), what="the verdict")
+    assert body["data"]["feedback"]["verdict"] == "false_alarm" and body["data"]["alert"]["id"] == alert["id"]
