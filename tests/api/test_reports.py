@@ -29,6 +29,10 @@ def test_reports_are_for_supervisors_and_count_alerts_and_verdicts(secured: Secu
     with secured.client("a1") as agent:
         assert agent.post(f"/v1/alerts/{alert['id']}/feedback", json={"verdict": "false_alarm"}).status_code == 200
         assert agent.get("/v1/reports").status_code == 403
+    with secured.client(None) as anyone:
+        page = anyone.get("/reports")  # the page itself is static; its data needs a supervisor key
+        assert page.status_code == 200 and "/static/reports.js" in page.text
+        assert anyone.get("/v1/reports").status_code == 401
     with secured.client("supervisor") as supervisor:
         report = supervisor.get("/v1/reports", params={"hours": 1}).json()
         timeline = supervisor.get("/v1/reports/conversations/c1").json()

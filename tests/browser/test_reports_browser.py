@@ -16,7 +16,7 @@ from playwright.sync_api import Browser, expect
 
 from monitor.replay import replay_command
 from tests.browser.conftest import SCREENSHOTS
-from tests.browser.test_console_browser import Shot, card, opened, start, wait_live
+from tests.browser.test_console_browser import Shot, card, opened, start, unlabelled_controls, wait_live
 from tests.conftest import LiveServer
 from tests.paths import REPO_ROOT
 
@@ -76,6 +76,8 @@ def test_feedback_from_sidebar_and_console_reaches_the_reports_page(
         expect(other.locator(".feedback-status")).to_contain_text("customer was joking")
         screenshot(sidebar, "sidebar-feedback")
         screenshot(console, "console-feedback")
+        for page in (sidebar, console, reports):
+            assert unlabelled_controls(page) == []
 
     with httpx.Client(base_url=live_server.http) as client:
         listed = {a["id"]: a["feedback"] for a in client.get("/v1/alerts").json()}

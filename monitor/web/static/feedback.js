@@ -49,7 +49,7 @@ export function feedbackControls(alert, current, { onGiven, onAuth, by, label = 
         "aria-label": `${text}: ${label}`,
         onclick: () => give(verdict),
       },
-      verdict === "helpful" ? "👍 Helpful" : "👎 False alarm",
+      verdict === "helpful" ? "✓ Helpful" : "✗ False alarm",
     ),
   );
   wrap.append(...buttons);
