@@ -575,7 +575,11 @@ function onEnvelope(envelope) {
 
 async function resync() {
   // Alerts were replayed from the cursor; turns, acknowledgements and feedback are not, so read them back.
-  const [, , recent] = await Promise.all([loadBoard(), loadAcks([...state.alerts.keys()]), api("/v1/alerts?limit=200")]);
+  const [, , recent] = await Promise.all([
+    loadBoard(),
+    loadAcks([...state.alerts.keys()]),
+    api("/v1/alerts?limit=200"),
+  ]);
   for (const alert of recent) if (alert.feedback) applyFeedback(alert.feedback);
   afterChange();
 }
