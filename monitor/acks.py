@@ -10,13 +10,12 @@ The hash is pruned of alerts that the stream has already trimmed, so it never ou
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
 
 from redis.asyncio import Redis
 
 from monitor import live
 from monitor import redis_keys as keys
-from monitor.alerts import stream_id_key
+from monitor.alerts import prune_older_than_stream
 from monitor.schemas import Acknowledgement, utcnow
 
 
@@ -38,7 +37,7 @@ class AckStore:
             return stored[0], False
         await live.publish(self._redis, live.AckEnvelope(ack=ack))
         if await self._redis.hlen(keys.ALERT_ACKS) > self._max_entries:
-            await self._prune()
+            await prune_older_than_stream(self._redis, keys.ALERT_ACKS)
         return ack, True
 
     async def get_many(self, alert_ids: Sequence[str]) -> list[Acknowledgement]:
@@ -47,14 +46,3 @@ class AckStore:
             return []
         raws = await self._redis.hmget(keys.ALERT_ACKS, list(alert_ids))
         return [Acknowledgement.model_validate_json(raw) for raw in raws if raw]
-
-    async def _prune(self) -> None:
-        """Drop acknowledgements of alerts older than the oldest one the stream still holds."""
-        oldest: Any = await self._redis.xrange(keys.ALERTS_STREAM, count=1)  # redis-py types stream entries loosely
-        if not oldest or oldest[0][0] is None:
-            return
-        floor = stream_id_key(oldest[0][0])
-        acked: list[Any] = await self._redis.hkeys(keys.ALERT_ACKS)
-        stale = [alert_id for alert_id in acked if stream_id_key(alert_id) < floor]
-        if stale:
-            await self._redis.hdel(keys.ALERT_ACKS, *stale)

@@ -149,6 +149,19 @@ def draft_alerts(
     ]
 
 
+async def prune_older_than_stream(redis: Redis, hash_key: str) -> None:
+    """Drop the fields (alert ids) of a per-alert hash that are older than the oldest alert the stream still holds,
+    so acknowledgements and feedback never outgrow the alert stream."""
+    oldest: Any = await redis.xrange(keys.ALERTS_STREAM, count=1)  # redis-py types stream entries loosely
+    if not oldest or oldest[0][0] is None:
+        return
+    floor = stream_id_key(oldest[0][0])
+    held: list[Any] = await redis.hkeys(hash_key)
+    stale = [alert_id for alert_id in held if stream_id_key(alert_id) < floor]
+    if stale:
+        await redis.hdel(hash_key, *stale)
+
+
 class AlertLog:
     """Reads alerts back from the stream (history, resume, by id).
 
@@ -164,7 +177,7 @@ class AlertLog:
             entries = list(reversed(await self._redis.xrevrange(keys.ALERTS_STREAM, count=limit) or []))
         else:
             entries = list(await self._redis.xrange(keys.ALERTS_STREAM, min=f"({after_id}", count=limit) or [])
-        return [self._from_entry(entry_id, fields) for entry_id, fields in entries]
+        return [self.from_entry(entry_id, fields) for entry_id, fields in entries]
 
     async def get_many(self, alert_ids: Sequence[str]) -> list[Alert]:
         """Alerts by id, in the order given; ids trimmed out of the stream are skipped."""
@@ -172,10 +185,10 @@ class AlertLog:
             for alert_id in alert_ids:
                 pipe.xrange(keys.ALERTS_STREAM, min=alert_id, max=alert_id, count=1)
             results = await pipe.execute()
-        return [self._from_entry(*found[0]) for found in results if found]
+        return [self.from_entry(*found[0]) for found in results if found]
 
     @staticmethod
-    def _from_entry(entry_id: str, fields: dict[str, str]) -> Alert:
+    def from_entry(entry_id: str, fields: dict[str, str]) -> Alert:
         raw = fields.get("alert")
         assert raw is not None, "alert stream entry without an 'alert' field"
         return Alert.model_validate({"id": entry_id, **json.loads(raw)})

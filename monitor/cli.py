@@ -269,6 +269,8 @@ def _add_replay(sub: Subparsers) -> None:
     p.add_argument("--limit", type=int, default=None, help="replay only the first N conversations")
     p.add_argument("--concurrency", type=int, default=8, help="conversations in flight at once")
     p.add_argument("--no-progress", action="store_true", help="no progress bar on long files")
+    p.add_argument("--html", type=Path, default=None, metavar="FILE",
+                   help="also write a page with per-conversation timelines and a per-rule summary")  # fmt: skip
     p.set_defaults(handler=_cmd_replay)
 
 
@@ -278,7 +280,7 @@ def _cmd_replay(args: argparse.Namespace) -> int:
     return replay_command(
         args.files, rules_paths=args.rules, scorer_name=args.scorer, model_path=args.model, as_json=args.json,
         only_alerts=args.only_alerts, limit=args.limit, concurrency=args.concurrency,
-        progress=False if args.no_progress else None,
+        progress=False if args.no_progress else None, html=args.html,
     )  # fmt: skip
 
 

@@ -249,6 +249,7 @@ def _print_urls(base: str, conversations: Sequence[DemoConversation], token: str
     agents = {c.agent.id: c.agent.name for c in conversations}
     width = max(len(f"Sidebar of {name or agent_id}") for agent_id, name in agents.items())
     print(f"\n  {'Supervisor console':<{width}}  {base}/", file=out)
+    print(f"  {'Reports':<{width}}  {base}/reports", file=out)
     for agent_id, name in agents.items():
         print(f"  {'Sidebar of ' + (name or agent_id):<{width}}  {base}/sidebar/{agent_id}", file=out)
     if token:

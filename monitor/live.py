@@ -7,9 +7,11 @@ Everything live goes through the ``cw:live`` pub/sub channel so that every servi
 * ``{"type": "turn", ...}``: a turn was scored, with the conversation's new risk (board sparklines, ranking);
 * ``{"type": "alert.acknowledged", "ack": {...}}``: a supervisor acknowledged an alert;
 * ``{"type": "conversation.ended", ...}``: a conversation ended (boards drop it, sidebars hide its nudges).
+* ``{"type": "alert.feedback", "feedback": {...}}``: an agent or supervisor said whether an alert helped.
 
-Who receives what is an :class:`Audience`: the supervisor feed gets alerts and acknowledgements (and turns
-when it asks for them); an agent's nudges are the alerts meant for agents in that agent's conversations.
+Who receives what is an :class:`Audience`: the supervisor feed gets alerts, acknowledgements and feedback (and
+turns when it asks for them); an agent's nudges are the alerts meant for agents in that agent's conversations,
+and the feedback on that agent's alerts.
 Pub/sub may drop a message; alerts are then recovered from the stream (``?since=``), turns and
 acknowledgements by the console reloading them over REST.
 """
@@ -24,7 +26,7 @@ from pydantic import BaseModel, Field, TypeAdapter
 from redis.asyncio import Redis
 
 from monitor import redis_keys as keys
-from monitor.schemas import Acknowledgement, Alert, ConversationMeta, Role, Scores, TurnRecord
+from monitor.schemas import Acknowledgement, Alert, ConversationMeta, Feedback, Role, Scores, TurnRecord
 
 
 class AlertEnvelope(BaseModel):
@@ -82,8 +84,16 @@ class ConversationEndedEnvelope(BaseModel):
         return cls(conversation_id=meta.conversation_id, agent_id=meta.agent.id, ended_at=meta.ended_at)
 
 
+class FeedbackEnvelope(BaseModel):
+    """A verdict on an alert, so reports pages and the other open sidebar or console show it at once."""
+
+    type: Literal["alert.feedback"] = "alert.feedback"
+    feedback: Feedback
+
+
 Envelope = Annotated[
-    AlertEnvelope | TurnEnvelope | AckEnvelope | ConversationEndedEnvelope, Field(discriminator="type")
+    AlertEnvelope | TurnEnvelope | AckEnvelope | ConversationEndedEnvelope | FeedbackEnvelope,
+    Field(discriminator="type"),
 ]
 _ENVELOPE: TypeAdapter[Envelope] = TypeAdapter(Envelope)
 
@@ -120,7 +130,7 @@ _INCLUDE_ALIASES = {"turns": ("turn", "conversation.ended"), "turn": ("turn", "c
 
 @dataclass(frozen=True)
 class SupervisorFeed:
-    """``/v1/alerts``: every alert and acknowledgement, plus the envelope types named in ``include``."""
+    """``/v1/alerts``: every alert, acknowledgement and feedback, plus the envelope types named in ``include``."""
 
     types: frozenset[str]
 
@@ -129,7 +139,7 @@ class SupervisorFeed:
         """``include`` as the query parameter has it, comma-separated: ``turns`` (or ``turn``) adds turn scores."""
         names = [part.strip() for part in include.split(",") if part.strip()]
         extra = {kind for name in names for kind in _INCLUDE_ALIASES.get(name, (name,))}
-        return cls(types=frozenset({"alert", "alert.acknowledged", *extra}))
+        return cls(types=frozenset({"alert", "alert.acknowledged", "alert.feedback", *extra}))
 
     def accepts(self, envelope: Envelope) -> bool:
         return envelope.type in self.types
@@ -139,7 +149,8 @@ class SupervisorFeed:
 class AgentNudges:
     """``/v1/agents/{agent_id}/nudges``: the alerts addressed to agents in this agent's conversations, plus what
     the sidebar needs to show those chats truly: customer turns (is the latest one scored, or "not scored
-    (German)"?) and the end of a conversation. Nothing of any other agent's chats."""
+    (German)"?), the end of a conversation, and the feedback on this agent's alerts (so a second sidebar tab
+    shows a verdict given in the first). Nothing of any other agent's chats."""
 
     agent_id: str
 
@@ -150,4 +161,6 @@ class AgentNudges:
             return envelope.agent_id == self.agent_id and envelope.role == "customer"
         if isinstance(envelope, ConversationEndedEnvelope):
             return envelope.agent_id == self.agent_id
+        if isinstance(envelope, FeedbackEnvelope):
+            return envelope.feedback.agent_id == self.agent_id
         return False

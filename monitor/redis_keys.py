@@ -19,6 +19,15 @@ ACTIVE_CONVERSATIONS = f"{PREFIX}active"
 #: Hash: alert id -> JSON ``{"alert_id", "by", "at"}``; a supervisor's acknowledgement, seen by every console.
 ALERT_ACKS = f"{PREFIX}alert-acks"
 
+# --- feedback, reports and rule overrides (issue 18)
+#: Hash: alert id -> JSON Feedback, the latest verdict on each alert (pruned with the alert stream).
+ALERT_FEEDBACK = f"{PREFIX}{{feedback}}:latest"
+#: Stream of every verdict ever given (XADD ... MAXLEN ~ N), so a changed mind is kept, not overwritten. It
+#: shares the ``{feedback}`` hash tag with ALERT_FEEDBACK: both are written in one MULTI, on Redis Cluster too.
+FEEDBACK_STREAM = f"{PREFIX}{{feedback}}:log"
+#: Stream of rule-pack overrides applied by an admin: who, when, which rule, parameter and value.
+RULES_AUDIT = f"{PREFIX}rules-audit"
+
 
 def conversation(conversation_id: str) -> str:
     """Hash: the conversation's metadata (one JSON field ``meta``)."""

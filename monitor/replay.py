@@ -17,7 +17,8 @@ webhooks. Three input formats are read:
   turns under ``client``, agent turns under ``agent``, the final agent reply in ``agentURL``).
 
 Output: every turn with its scores, the conversation's risk and the alerts it raised, then a summary
-(alerts per rule, per conversation, and false-alarm candidates to read), or all of it as JSON.
+(alerts per rule, per conversation, and false-alarm candidates to read), or all of it as JSON; with ``--html``
+also a page of per-conversation timelines and a per-rule summary (:mod:`monitor.replay_html`).
 """
 
 from __future__ import annotations
@@ -36,7 +37,9 @@ from typing import IO, Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from monitor.alerts import AlertLog
 from monitor.errors import ReplayInputError
+from monitor.outcomes import CALM_LEVEL, ConversationRecord
 from monitor.pipeline import Pipeline
 from monitor.rules import RuleEngine
 from monitor.runtime import build_pipeline, open_redis, running_batcher
@@ -311,6 +314,7 @@ class TurnResult:
 class ConversationResult:
     conversation: ReplayConversation
     turns: list[TurnResult]
+    record: ConversationRecord | None = None  # as stored by the pipeline: what the HTML report's outcomes read
 
     @property
     def alerts(self) -> Iterator[tuple[TurnResult, AlertView]]:
@@ -377,7 +381,9 @@ def _replay_clock() -> datetime:
     return _REPLAY_NOW.get() or utcnow()
 
 
-async def _replay_one(pipeline: Pipeline, conv: ReplayConversation, prefix: str) -> ConversationResult:
+async def _replay_one(
+    pipeline: Pipeline, conv: ReplayConversation, prefix: str, log: AlertLog | None = None
+) -> ConversationResult:
     cid = f"{prefix}{conv.conversation_id}"[:128]
     await pipeline.start_conversation(
         ConversationStart(
@@ -420,7 +426,12 @@ async def _replay_one(pipeline: Pipeline, conv: ReplayConversation, prefix: str)
                 supervisor=turn.supervisor,
             )
         )
-    return ConversationResult(conv, results)
+    record = None
+    meta = await pipeline.store.meta(cid)
+    if log is not None and meta is not None:
+        alerts = await log.get_many(await pipeline.store.alert_ids(cid))
+        record = ConversationRecord(meta, await pipeline.store.turns(cid), alerts)
+    return ConversationResult(conv, results, record)
 
 
 async def run_replay(
@@ -450,7 +461,7 @@ async def run_replay(
 
         async def one(i: int, conv: ReplayConversation) -> None:
             async with limit:
-                results[i] = await _replay_one(pipeline, conv, prefix)
+                results[i] = await _replay_one(pipeline, conv, prefix, AlertLog(redis))
             if bar is not None:
                 bar.update(1)
 
@@ -472,9 +483,6 @@ def _progress_bar(total: int, progress: bool | None) -> Any:
 
 
 # ------------------------------------------------------------------------------------------------ summary
-
-#: Below this (anger and frustration), the model reads a customer turn as calm.
-CALM_LEVEL = 0.3
 
 
 def summarise(results: Sequence[ConversationResult]) -> dict[str, Any]:
@@ -661,6 +669,7 @@ def replay_command(
     concurrency: int = 8,
     progress: bool | None = None,
     out: IO[str] | None = None,
+    html: Path | None = None,
 ) -> int:
     """``calmwatch replay``: 0 when all ran and every scenario expectation held, 1 if one failed, 2 on bad input."""
     import sys
@@ -699,6 +708,11 @@ def replay_command(
     summary = summarise(results)
     summary["scorer"] = scorer.name
     summary["rules"] = [str(p) for p in engine.sources]
+    if html is not None:
+        from monitor.replay_html import write_html
+
+        write_html(html, results, summary, engine, settings)
+        print(f"calmwatch replay: wrote {html}", file=sys.stderr)
     try:
         if as_json:
             json.dump(to_json(results, summary), out, ensure_ascii=False, indent=1)

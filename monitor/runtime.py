@@ -34,6 +34,7 @@ from monitor.auth import Authenticator
 from monitor.delivery.webhooks import WebhookDispatcher
 from monitor.delivery.websockets import LiveHub
 from monitor.errors import ConfigurationError, RedisUnavailableError
+from monitor.feedback import FeedbackStore
 from monitor.language import language_detector
 from monitor.observability import Metrics
 from monitor.pipeline import AsyncScorer, Pipeline, PipelineObserver, RuleEvaluator
@@ -41,6 +42,7 @@ from monitor.privacy import Redactor
 from monitor.privacy.retention import run_retention
 from monitor.redis_server import EmbeddedRedis
 from monitor.rules import RuleReloader
+from monitor.rules.overrides import pack_paths
 from monitor.schemas import utcnow
 from monitor.scoring import Scorer, load_scorer
 from monitor.scoring.batching import MicroBatcher
@@ -65,6 +67,7 @@ class Runtime:
     tasks: list[asyncio.Task[None]] = field(default_factory=list)
     auth: Authenticator = field(init=False)  # API keys, tokens, rate limits (monitor/auth.py)
     webhooks: WebhookDispatcher = field(init=False)  # alert stream -> signed, retried webhooks
+    feedback: FeedbackStore = field(init=False)  # helpful / false-alarm verdicts on alerts (monitor/feedback.py)
 
     @property
     def store(self) -> ConversationStore:
@@ -276,7 +279,7 @@ async def open_runtime(settings: Settings, *, scorer: Scorer | None = None) -> A
         metrics = Metrics()
         async with running_batcher(scorer, settings) as batcher:
             metrics.track_queue("scoring", lambda: batcher.queue_depth)
-            rules = RuleReloader(settings.rules_paths)
+            rules = RuleReloader(pack_paths(settings.rules_paths, settings.override_file))
             pipeline = build_pipeline(
                 settings, redis=redis, scorer=batcher, rules=lambda: rules.engine, observer=metrics
             )
@@ -284,6 +287,7 @@ async def open_runtime(settings: Settings, *, scorer: Scorer | None = None) -> A
             acks = AckStore(redis, max_entries=settings.alert_stream_maxlen)  # pruned with the alert stream
             runtime = Runtime(settings, redis, scorer, batcher, rules, pipeline, AlertLog(redis), acks, hub, metrics)
             runtime.auth = auth
+            runtime.feedback = FeedbackStore(redis, max_entries=settings.alert_stream_maxlen)
             runtime.webhooks = WebhookDispatcher(redis, settings, registry=metrics.registry)
             await runtime.webhooks.start()
             runtime.tasks = [

@@ -227,3 +227,28 @@ class Acknowledgement(BaseModel):
     by: str = Field(max_length=100)
     at: datetime
     key_id: str | None = Field(default=None, description="the API key that acknowledged (open mode: `open`)")
+
+
+Verdict = Literal["helpful", "false_alarm"]
+
+
+class Feedback(BaseModel):
+    """Whether an alert helped, from the agent it nudged or a supervisor: the latest one per alert is current.
+
+    ``rule`` and ``agent_id`` are copied from the alert so that reports and live audiences need no second read."""
+
+    alert_id: str
+    rule: str
+    agent_id: str
+    verdict: Verdict
+    note: str = Field(default="", max_length=500)
+    by: str = Field(max_length=100, description="the agent id, or the supervisor's key name")
+    by_role: str = Field(description="the role of the key that gave it")
+    key_id: str | None = Field(default=None, description="the API key that gave it (open mode: `open`)")
+    at: datetime
+
+
+class AlertWithFeedback(Alert):
+    """An alert as ``GET /v1/alerts`` lists it: with its current verdict, if anyone gave one."""
+
+    feedback: Feedback | None = None

@@ -95,6 +95,19 @@ class Settings(BaseSettings):
     # Alerts older than this leave the alert stream (besides its length cap); 0 keeps them until the cap.
     alert_retention_s: int = 90 * 24 * 3600
 
+    # --- feedback, reports and threshold suggestions (issue 18; monitor/outcomes.py, monitor/thresholds.py)
+    report_window_h: float = 24.0  # the reports page's default time window
+    report_max_alerts: int = 5000  # most recent alerts a report reads (and their conversations)
+    outcome_horizon_turns: int = 3  # customer turns after an alert that its effect is measured over
+    suggest_min_feedback: int = 5  # verdicts a rule (or team) needs before a threshold is suggested
+    agent_teams: dict[str, str] = Field(default_factory=dict)  # agent id -> team name, for per-team reports
+    rules_override_file: Path | None = None  # None: state_dir / "rules-override.yaml"; written only by an admin
+
+    @property
+    def override_file(self) -> Path:
+        """Where the rule-pack override an admin applies from a suggestion is written (loaded after the packs)."""
+        return self.rules_override_file or self.state_dir / "rules-override.yaml"
+
     # --- logging
     log_level: str = "INFO"
     log_format: Literal["auto", "json", "console"] = "auto"

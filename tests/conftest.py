@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import socket
+import tempfile
 import threading
 import time
 from collections.abc import Iterator
@@ -104,6 +105,8 @@ def make_settings(redis_url: str, **overrides: object) -> Settings:
         "redis_url": redis_url,
         "rules_paths": [REPO_ROOT / "rules"],
         "log_format": "console",
+        # Never the user's state directory: an override applied by one test must not change another's rules.
+        "rules_override_file": Path(tempfile.mkdtemp(prefix="cw-overrides-")) / "rules-override.yaml",
         **overrides,
     }
     return Settings(**values)  # type: ignore[arg-type]

@@ -15,7 +15,7 @@ from monitor.delivery.websockets import follow_alerts
 from monitor.errors import IngestError
 from monitor.live import AgentNudges, SupervisorFeed
 from monitor.runtime import Runtime
-from monitor.schemas import Alert
+from monitor.schemas import AlertWithFeedback
 
 router = APIRouter(prefix="/v1", tags=["alerts"])
 Rt = Annotated[Runtime, Depends(runtime)]
@@ -36,14 +36,19 @@ def _check_since(since: str | None) -> None:
 
 @router.get(
     "/alerts",
-    response_model=list[Alert],
+    response_model=list[AlertWithFeedback],
     responses={401: {"model": ErrorBody}, 403: {"model": ErrorBody}, 422: {"model": ErrorBody}},
     dependencies=[Depends(require("read"))],
 )
-async def list_alerts(rt: Rt, since: Since = None, limit: Annotated[int, Query(ge=1, le=1000)] = 100) -> list[Alert]:
-    """Alerts oldest first: those after ``since``, or without it the latest ``limit``."""
+async def list_alerts(
+    rt: Rt, since: Since = None, limit: Annotated[int, Query(ge=1, le=1000)] = 100
+) -> list[AlertWithFeedback]:
+    """Alerts oldest first: those after ``since``, or without it the latest ``limit``; each with its current
+    ``feedback`` (helpful or false alarm), or ``null``."""
     _check_since(since)
-    return await rt.alerts.since(since, limit=limit)
+    alerts = await rt.alerts.since(since, limit=limit)
+    verdicts = await rt.feedback.get_many([a.id for a in alerts])
+    return [AlertWithFeedback(**a.model_dump(), feedback=verdicts.get(a.id)) for a in alerts]
 
 
 async def _close_bad_cursor(websocket: WebSocket, since: str | None) -> bool:

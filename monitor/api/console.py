@@ -61,6 +61,12 @@ async def console() -> FileResponse:
     return _page("console.html")
 
 
+@router.get("/reports", include_in_schema=False)
+async def reports() -> FileResponse:
+    """The supervisor's reports (feedback, recovery after nudges, threshold suggestions): monitor/api/reports.py."""
+    return _page("reports.html")
+
+
 @router.get("/sidebar/{agent_id}", include_in_schema=False, response_model=None)
 async def sidebar(agent_id: str) -> FileResponse | JSONResponse:
     """One agent's nudges; the page reads the agent id from its own URL."""

@@ -65,7 +65,15 @@ class KeyStore:
         return key, record
 
     async def lookup(self, key: str) -> KeyRecord | None:
-        raw = await self._redis.hget(redis_keys.API_KEYS, hash_key(key))
+        return await self._record(hash_key(key))
+
+    async def by_id(self, key_id: str) -> KeyRecord | None:
+        """The record of a key by its id (what a principal carries), e.g. to name who did something."""
+        digest = await self._redis.hget(redis_keys.API_KEY_IDS, key_id)
+        return await self._record(str(digest)) if digest else None
+
+    async def _record(self, digest: str) -> KeyRecord | None:
+        raw = await self._redis.hget(redis_keys.API_KEYS, digest)
         return KeyRecord.model_validate_json(raw) if raw else None
 
     async def exists(self, key_id: str) -> bool:

@@ -36,7 +36,7 @@ from redis.asyncio import Redis
 from redis.exceptions import ResponseError
 
 from monitor import redis_keys as keys
-from monitor.delivery.webhooks.models import delivery_id_for
+from monitor.delivery.webhooks.models import FEEDBACK_EVENT, delivery_id_for
 from monitor.schemas import ConversationMeta, utcnow
 
 log = structlog.get_logger("erasure")
@@ -186,18 +186,39 @@ class Eraser:
                                    audience=body["audience"], agent_id=body["agent_id"],
                                    created_at=body["created_at"], erased_at=now)  # fmt: skip
             skeletons[alert_id] = skeleton.model_dump_json()
-        deliveries = await self._erase_deliveries(alert_ids)
+        feedback_entries = await self._feedback_entries(set(alert_ids))
+        deliveries = await self._erase_deliveries(alert_ids, feedback_entries)
         async with self._redis.pipeline(transaction=False) as pipe:
             if skeletons:
                 pipe.hset(keys.ERASED_ALERTS, mapping=skeletons)
             pipe.xdel(keys.ALERTS_STREAM, *alert_ids)
             pipe.hdel(keys.ALERT_ACKS, *alert_ids)
+            # Feedback notes are free text about the chat: the verdicts go with their alerts.
+            pipe.hdel(keys.ALERT_FEEDBACK, *alert_ids)
+            if feedback_entries:
+                pipe.xdel(keys.FEEDBACK_STREAM, *feedback_entries)
             await pipe.execute()
         return len(skeletons), deliveries
 
-    async def _erase_deliveries(self, alert_ids: Sequence[str]) -> int:
+    async def _feedback_entries(self, alert_ids: set[str]) -> list[str]:
+        """Ids of the feedback log's entries about these alerts (the log is capped, so a scan is bounded)."""
+        found: list[str] = []
+        start = "-"
+        while True:
+            entries: list[Any] = await self._redis.xrange(keys.FEEDBACK_STREAM, min=start, count=STREAM_PAGE) or []
+            for entry_id, fields in entries:
+                raw = fields.get("feedback")
+                if raw and json.loads(raw).get("alert_id") in alert_ids:
+                    found.append(entry_id)
+            if len(entries) < STREAM_PAGE:
+                return found
+            start = f"({entries[-1][0]}"
+
+    async def _erase_deliveries(self, alert_ids: Sequence[str], feedback_entries: Sequence[str] = ()) -> int:
         endpoint_ids: list[Any] = await self._redis.hkeys(keys.WEBHOOKS)
         delivery_ids = [delivery_id_for(event, alert_id) for alert_id in alert_ids for event in _EVENT_TYPES]
+        # An alert.feedback delivery carries the alert's body too; it is keyed by the feedback log entry.
+        delivery_ids += [delivery_id_for(FEEDBACK_EVENT, entry_id) for entry_id in feedback_entries]
         async with self._redis.pipeline(transaction=False) as pipe:
             for endpoint_id in endpoint_ids:
                 for delivery_id in delivery_ids:

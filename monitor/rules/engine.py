@@ -110,6 +110,15 @@ class RuleEngine:
         """Every rule of the pack (disabled ones too), as validated specs."""
         return [r.spec for r in self._all]
 
+    def parameter(self, rule_id: str, name: str) -> object | None:
+        """A rule's validated parameter (defaults filled in), e.g. the threshold a suggestion would change."""
+        rule = next((r for r in self._all if r.spec.id == rule_id), None)
+        return getattr(rule.params, name, None) if rule is not None else None
+
+    def detector_of(self, rule_id: str) -> str | None:
+        rule = next((r for r in self._all if r.spec.id == rule_id), None)
+        return rule.detector.name if rule is not None else None
+
     def context(self, snapshot: ConversationSnapshot) -> TurnContext:
         return TurnContext(snapshot, self._extractor)
 

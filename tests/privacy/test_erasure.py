@@ -62,13 +62,16 @@ def test_delete_conversation_leaves_none_of_its_text_in_redis(
         LiveServer(settings, KeywordScorer()) as server,
         httpx.Client(base_url=server.http, headers={"authorization": f"Bearer {admin}"}) as client,
     ):
-        create_endpoint(client, receiver)
+        create_endpoint(client, receiver, events=["alert.raised", "alert.feedback"])
         chat(client, "gone", "u1", "Philomena", ERASED_TURNS)
         chat(client, "kept", "u2", "Maria", [("customer", KEPT_TURN)])
         raised = alerts_of(client, "gone")
         assert raised, "the erased conversation raised alerts"
         wait_for(lambda: len(receiver.bodies("alert.raised")) >= len(raised), what="the alerts' webhooks")
-        assert "marmalade" in stored_text(flushed_redis) and "Philomena" in stored_text(flushed_redis)
+        verdict = {"verdict": "false_alarm", "note": "tangerine mix-up, she was joking"}
+        assert client.post(f"/v1/alerts/{raised[0]['id']}/feedback", json=verdict).status_code == 200
+        wait_for(lambda: len(receiver.bodies("alert.feedback")) >= 1, what="the feedback's webhook")
+        assert "marmalade" in stored_text(flushed_redis) and "tangerine" in stored_text(flushed_redis)
 
         refused = httpx.delete(
             f"{server.http}/v1/conversations/gone", headers={"authorization": f"Bearer {supervisor}"}
@@ -89,7 +92,7 @@ def test_delete_conversation_leaves_none_of_its_text_in_redis(
         assert client.get("/v1/audit", headers={"authorization": f"Bearer {supervisor}"}).status_code == 403
 
     stored = stored_text(flushed_redis)
-    for word in ("Quixotic", "marmalade", "periwinkle", "Philomena", "{gone}"):
+    for word in ("Quixotic", "marmalade", "periwinkle", "Philomena", "tangerine", "{gone}"):
         assert word not in stored, f"{word!r} is still in Redis after the erasure"
     assert "lighthouse" in stored and "Maria" in stored
 

@@ -18,7 +18,9 @@ How an alert becomes a delivery, and why nothing is lost:
    ``webhook_retry_schedule_s`` (default 5 s, 5 min, 30 min, 2 h, 5 h, 10 h, 10 h: the last attempt is about
    28 hours after the alert), each with +-20 % jitter so a recovering receiver is not hit by a thundering herd.
    Redirects are not followed. After the last attempt the delivery is ``failed`` and can be re-sent.
-4. An endpoint that has not had a single success for ``webhook_disable_after_s`` (default 5 days) is disabled
+4. Verdicts on alerts (``alert.feedback``) take the same path from the feedback log (``cw:{feedback}:log``),
+   read by the same consumer group; their delivery ids are derived from the log entry id.
+5. An endpoint that has not had a single success for ``webhook_disable_after_s`` (default 5 days) is disabled
    and says why; its queued deliveries wait, and resume when it is re-enabled.
 
 The signature is ``v1,`` + base64(HMAC-SHA256(secret, f"{webhook-id}.{webhook-timestamp}.{body}")), computed by

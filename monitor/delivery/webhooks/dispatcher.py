@@ -12,7 +12,7 @@ import secrets
 import socket
 import time
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -23,7 +23,9 @@ from redis.asyncio import Redis
 from redis.exceptions import ResponseError
 
 from monitor import __version__, redis_keys
+from monitor.alerts import AlertLog
 from monitor.delivery.webhooks.models import (
+    FEEDBACK_EVENT,
     TEST_EVENT,
     Attempt,
     Delivery,
@@ -35,7 +37,7 @@ from monitor.delivery.webhooks.models import (
 from monitor.delivery.webhooks.retry import next_attempt_at
 from monitor.delivery.webhooks.signing import payload, sign
 from monitor.delivery.webhooks.store import WebhookStore
-from monitor.schemas import Alert
+from monitor.schemas import Alert, Feedback
 from monitor.settings import Settings
 
 log = structlog.get_logger("delivery.webhooks")
@@ -44,6 +46,9 @@ RESPONSE_KEPT_BYTES = 1024
 FANOUT_BATCH = 100
 #: An alert read by a consumer that then vanished is claimed by another after this long.
 CLAIM_IDLE_MS = 60_000
+#: The streams the consumer group ``webhooks`` reads: alerts become ``alert.raised`` (and escalations), verdicts
+#: ``alert.feedback``.
+_STREAMS = (redis_keys.ALERTS_STREAM, redis_keys.FEEDBACK_STREAM)
 #: A healthy endpoint's last_success_at is refreshed at most this often.
 HEALTH_WRITE_S = 5.0
 
@@ -94,12 +99,13 @@ class WebhookDispatcher:
         self._metrics = _Metrics(registry)
 
     async def start(self) -> None:
-        """Create the consumer group (at the stream's end: history is not replayed to new endpoints)."""
-        await self._ensure_group()
+        """Create the consumer groups (at the streams' ends: history is not replayed to new endpoints)."""
+        for stream in _STREAMS:
+            await self._ensure_group(stream)
 
-    async def _ensure_group(self) -> None:
+    async def _ensure_group(self, stream: str) -> None:
         try:
-            await self._redis.xgroup_create(redis_keys.ALERTS_STREAM, redis_keys.WEBHOOK_GROUP, id="$", mkstream=True)
+            await self._redis.xgroup_create(stream, redis_keys.WEBHOOK_GROUP, id="$", mkstream=True)
         except ResponseError as exc:
             if "BUSYGROUP" not in str(exc):
                 raise
@@ -110,7 +116,11 @@ class WebhookDispatcher:
     async def run(self) -> None:
         """Fan-out and scheduling until cancelled; attempts in flight are handed back on the way out."""
         try:
-            await asyncio.gather(self._fanout_loop(), self._schedule_loop())
+            await asyncio.gather(
+                self._fanout_loop(redis_keys.ALERTS_STREAM, self._fan_out),
+                self._fanout_loop(redis_keys.FEEDBACK_STREAM, self._fan_out_feedback),
+                self._schedule_loop(),
+            )
         finally:
             await self._shutdown()
 
@@ -130,30 +140,31 @@ class WebhookDispatcher:
     async def _leave_group(self) -> None:
         """Remove this process's consumer from the group, so restarts do not pile up consumers; only when it holds
         no unacknowledged alert (deleting a consumer drops its pending entries, which another must claim)."""
-        pending = await self._redis.xpending_range(
-            redis_keys.ALERTS_STREAM, redis_keys.WEBHOOK_GROUP, min="-", max="+", count=1, consumername=self._consumer
-        )
-        if not pending:
-            await self._redis.xgroup_delconsumer(redis_keys.ALERTS_STREAM, redis_keys.WEBHOOK_GROUP, self._consumer)
+        for stream in _STREAMS:
+            pending = await self._redis.xpending_range(
+                stream, redis_keys.WEBHOOK_GROUP, min="-", max="+", count=1, consumername=self._consumer
+            )
+            if not pending:
+                await self._redis.xgroup_delconsumer(stream, redis_keys.WEBHOOK_GROUP, self._consumer)
 
-    # --- alert stream -> queued deliveries
-    async def _fanout_loop(self) -> None:
+    # --- alert stream and feedback log -> queued deliveries
+    async def _fanout_loop(self, stream: str, fan_out: Callable[[Sequence[Any]], Awaitable[None]]) -> None:
         backoff = 0.5
         next_claim = 0.0
         while True:
             try:
                 if time.monotonic() >= next_claim:
-                    await self._claim_abandoned()
+                    await self._claim_abandoned(stream, fan_out)
                     next_claim = time.monotonic() + CLAIM_IDLE_MS / 1000 / 2
                 response: Any = await self._redis.xreadgroup(
                     redis_keys.WEBHOOK_GROUP,
                     self._consumer,
-                    {redis_keys.ALERTS_STREAM: ">"},
+                    {stream: ">"},
                     count=FANOUT_BATCH,
                     block=1000,
                 )
                 for _stream, entries in response or []:
-                    await self._fan_out(entries)
+                    await fan_out(entries)
                 backoff = 0.5
             except asyncio.CancelledError:
                 raise
@@ -161,18 +172,18 @@ class WebhookDispatcher:
                 if isinstance(exc, ResponseError) and "NOGROUP" in str(exc):
                     # the stream or group was deleted (e.g. FLUSHDB): start again at the end
                     with contextlib.suppress(Exception):
-                        await self._ensure_group()
+                        await self._ensure_group(stream)
                     continue
                 log.warning("webhook fan-out failed; retrying", error=str(exc), retry_in_s=backoff)
                 await asyncio.sleep(backoff)
                 backoff = min(backoff * 2, 10.0)
 
-    async def _claim_abandoned(self) -> None:
-        """Alerts read by a consumer that died before queueing them (its XACK never came)."""
+    async def _claim_abandoned(self, stream: str, fan_out: Callable[[Sequence[Any]], Awaitable[None]]) -> None:
+        """Entries read by a consumer that died before queueing them (its XACK never came)."""
         start = "0-0"
         while True:
             result: Any = await self._redis.xautoclaim(
-                redis_keys.ALERTS_STREAM,
+                stream,
                 redis_keys.WEBHOOK_GROUP,
                 self._consumer,
                 CLAIM_IDLE_MS,
@@ -181,7 +192,7 @@ class WebhookDispatcher:
             )
             start, entries = result[0], result[1]
             if entries:
-                await self._fan_out([e for e in entries if e and e[1]])
+                await fan_out([e for e in entries if e and e[1]])
             if start == "0-0" or not entries:
                 return
 
@@ -204,26 +215,60 @@ class WebhookDispatcher:
         data = alert.model_dump(mode="json")
         for event_type in event_types(alert):
             body = payload(event_type, alert.created_at, data)
-            for endpoint in endpoints:
-                if not endpoint.wants(event_type, alert):
-                    continue
-                delivery = Delivery(
-                    id=delivery_id_for(event_type, alert.id),
-                    endpoint_id=endpoint.id,
-                    event_type=event_type,
-                    alert_id=alert.id,
-                    created_at=_now(),
-                    next_attempt_at=_now(),
+            queued += await self._queue(event_type, delivery_id_for(event_type, alert.id), alert, body, endpoints)
+        return queued
+
+    async def _fan_out_feedback(self, entries: Sequence[Any]) -> None:
+        """Verdicts from the feedback log (``cw:{feedback}:log``), read like alerts through the consumer group, so
+        a verdict stored just before a crash is still sent."""
+        endpoints = [e for e in await self.store.endpoints() if e.enabled]
+        for entry_id, fields in entries:
+            raw = fields.get("feedback")
+            if raw is not None and endpoints:
+                try:
+                    feedback = Feedback.model_validate_json(raw)
+                except ValueError:
+                    log.error("unreadable feedback in the log; not delivered", entry_id=entry_id)
+                else:
+                    found = await AlertLog(self._redis).get_many([feedback.alert_id])
+                    if found:  # an alert already trimmed from the stream has nothing left to send
+                        await self.queue_feedback(found[0], feedback, entry_id, endpoints)
+            await self._redis.xack(redis_keys.FEEDBACK_STREAM, redis_keys.WEBHOOK_GROUP, entry_id)
+
+    async def queue_feedback(
+        self, alert: Alert, feedback: Feedback, entry_id: str, endpoints: Sequence[WebhookEndpoint]
+    ) -> int:
+        """Queue an ``alert.feedback`` event for every endpoint that wants it and the alert's rule and severity.
+        ``entry_id`` (the verdict's feedback-log id) makes the delivery id, so each verdict is its own message and
+        re-reading it after a crash queues nothing twice."""
+        data = {"alert": alert.model_dump(mode="json"), "feedback": feedback.model_dump(mode="json")}
+        body = payload(FEEDBACK_EVENT, feedback.at, data)
+        return await self._queue(FEEDBACK_EVENT, delivery_id_for(FEEDBACK_EVENT, entry_id), alert, body, endpoints)
+
+    async def _queue(
+        self, event_type: str, delivery_id: str, alert: Alert, body: bytes, endpoints: Sequence[WebhookEndpoint]
+    ) -> int:
+        queued = 0
+        for endpoint in endpoints:
+            if not endpoint.wants(event_type, alert):
+                continue
+            delivery = Delivery(
+                id=delivery_id,
+                endpoint_id=endpoint.id,
+                event_type=event_type,
+                alert_id=alert.id,
+                created_at=_now(),
+                next_attempt_at=_now(),
+            )
+            schedule = await self.store.pending_count(endpoint.id) < self._settings.webhook_max_pending
+            if not schedule:
+                delivery.status, delivery.next_attempt_at = "failed", None
+                delivery.last_error = (
+                    f"not queued: the endpoint already has {self._settings.webhook_max_pending} pending deliveries"
                 )
-                schedule = await self.store.pending_count(endpoint.id) < self._settings.webhook_max_pending
-                if not schedule:
-                    delivery.status, delivery.next_attempt_at = "failed", None
-                    delivery.last_error = (
-                        f"not queued: the endpoint already has {self._settings.webhook_max_pending} pending deliveries"
-                    )
-                    log.warning("webhook backlog full; delivery failed at once", endpoint_id=endpoint.id)
-                if await self.store.enqueue(endpoint, delivery, body, schedule=schedule):
-                    queued += 1
+                log.warning("webhook backlog full; delivery failed at once", endpoint_id=endpoint.id)
+            if await self.store.enqueue(endpoint, delivery, body, schedule=schedule):
+                queued += 1
         if queued:
             self._wake.set()
         return queued

@@ -10,7 +10,9 @@ from pydantic import BaseModel, Field
 
 from monitor.schemas import SEVERITY_RANK, Alert, Severity
 
-EventType = Literal["alert.raised", "conversation.escalated"]
+EventType = Literal["alert.raised", "conversation.escalated", "alert.feedback"]
+#: Sent when an agent or supervisor marks an alert helpful or a false alarm (``data``: the alert and the verdict).
+FEEDBACK_EVENT = "alert.feedback"
 TEST_EVENT = "webhook.test"
 #: The rule whose alerts are also sent as ``conversation.escalated``.
 ESCALATION_RULE = "escalate"

@@ -21,6 +21,7 @@ import {
   timeEl,
   whoAmI,
 } from "./common.js";
+import { feedbackControls } from "./feedback.js";
 import { sparkline } from "./sparkline.js";
 
 const MAX_ALERTS = 500;
@@ -55,6 +56,7 @@ const state = {
   alerts: new Map(), // id -> alert
   cards: new Map(), // id -> <li>
   acks: new Map(), // alert id -> {alert_id, by, at}
+  feedback: new Map(), // alert id -> its latest feedback {verdict, note, by, at, ...}
   rows: new Map(), // conversation id -> board row {meta, risk, turns, last_turn_at, customer_scores}
   rowEls: new Map(), // conversation id -> <li>
   rules: new Set(),
@@ -253,6 +255,25 @@ function ackFooter(alert) {
   );
 }
 
+function feedbackFor(alert) {
+  return feedbackControls(alert, state.feedback.get(alert.id) ?? null, {
+    by: supervisorName,
+    onGiven: applyFeedback,
+    onAuth: () => signIn("Your sign-in has expired; enter a key to send feedback."),
+  });
+}
+
+function applyFeedback(feedback) {
+  state.feedback.set(feedback.alert_id, feedback);
+  const li = state.cards.get(feedback.alert_id);
+  const alert = state.alerts.get(feedback.alert_id);
+  if (!li || !alert) return;
+  const slot = li.querySelector(".fb-slot");
+  const hadFocus = slot.contains(document.activeElement);
+  slot.replaceChildren(feedbackFor(alert));
+  if (hadFocus) slot.querySelector('button[aria-pressed="true"]')?.focus({ preventScroll: true });
+}
+
 function renderCard(alert, { fresh = false } = {}) {
   const meta = directory.known(alert.conversation_id);
   const who = meta
@@ -292,6 +313,7 @@ function renderCard(alert, { fresh = false } = {}) {
       ),
       h("span", { class: "ack-slot" }, ackFooter(alert)),
     ),
+    h("div", { class: "fb-slot" }, feedbackFor(alert)),
   );
   li.dataset.acked = String(state.acks.has(alert.id));
   if (!meta) {
@@ -358,6 +380,7 @@ function addRuleOption(rule) {
 function addAlert(alert, { live = false } = {}) {
   if (state.alerts.has(alert.id)) return;
   state.alerts.set(alert.id, alert);
+  if (alert.feedback) state.feedback.set(alert.id, alert.feedback);
   addRuleOption(alert.rule);
   const li = renderCard(alert, { fresh: live });
   state.cards.set(alert.id, li);
@@ -609,6 +632,8 @@ function onEnvelope(envelope) {
   } else if (envelope.type === "alert.acknowledged") {
     applyAck(envelope.ack);
     afterChange();
+  } else if (envelope.type === "alert.feedback") {
+    applyFeedback(envelope.feedback);
   } else if (envelope.type === "turn") {
     onTurn(envelope);
   } else if (envelope.type === "conversation.ended") {
@@ -617,8 +642,13 @@ function onEnvelope(envelope) {
 }
 
 async function resync() {
-  // Alerts were replayed from the cursor; turns and acknowledgements are not, so read them back.
-  await Promise.all([loadBoard(), loadAcks([...state.alerts.keys()])]);
+  // Alerts were replayed from the cursor; turns, acknowledgements and feedback are not, so read them back.
+  const [, , recent] = await Promise.all([
+    loadBoard(),
+    loadAcks([...state.alerts.keys()]),
+    api("/v1/alerts?limit=200"),
+  ]);
+  for (const alert of recent) if (alert.feedback) applyFeedback(alert.feedback);
   afterChange();
 }
 

@@ -20,11 +20,13 @@ import {
   timeEl,
   whoAmI,
 } from "./common.js";
+import { feedbackControls } from "./feedback.js";
 
 const PER_CHAT = 4;
 const HISTORY_MS = 12 * 3600 * 1000;
 const agentId = decodeURIComponent(location.pathname.split("/").filter(Boolean).pop() ?? "");
 const dismissedKey = `calmwatch.dismissed.${agentId}`;
+const verdictsKey = `calmwatch.feedback.${agentId}`;
 const local = storage("localStorage");
 
 const $ = (id) => document.getElementById(id);
@@ -40,6 +42,9 @@ ui.chats.tabIndex = -1;
 
 const nudges = new Map(); // alert id -> alert
 const dismissed = new Set(JSON.parse(local.getItem(dismissedKey) || "[]"));
+// alert id -> this agent's feedback on it. An agent key cannot list alerts, so verdicts are remembered here and
+// kept current by the `alert.feedback` envelopes of the nudges socket (a verdict given in another tab, say).
+const verdicts = new Map(JSON.parse(local.getItem(verdictsKey) || "[]"));
 const directory = new ConversationDirectory();
 const seenChats = new Set();
 const latestCustomerTurn = new Map(); // conversation id -> the newest customer turn envelope heard live
@@ -80,6 +85,11 @@ function dismiss(alertId) {
   dismissed.add(alertId);
   saveDismissed();
   render(next?.dataset.id ?? null);
+}
+
+function keepVerdict(feedback) {
+  verdicts.set(feedback.alert_id, feedback);
+  local.setItem(verdictsKey, JSON.stringify([...verdicts.entries()].slice(-500)));
 }
 
 function groups() {
@@ -125,6 +135,16 @@ function nudgeItem(alert, older) {
       "✕",
     ),
     h("p", { class: "nudge-text" }, alert.nudge),
+    feedbackControls(alert, verdicts.get(alert.id) ?? null, {
+      label: rule,
+      by: () => agentId, // shown only where the key has no name of its own (an agent key gives its agent id)
+      onGiven: (feedback) => {
+        keepVerdict(feedback);
+        render();
+        ui.chats.querySelector(`.feedback[data-id="${CSS.escape(alert.id)}"] button[aria-pressed="true"]`)?.focus();
+      },
+      onAuth: () => askForKey("Your sign-in has expired; enter your key to send feedback."),
+    }),
   );
 }
 
@@ -245,6 +265,11 @@ async function boot() {
       }
       if (envelope.type === "conversation.ended") {
         ended.add(envelope.conversation_id);
+        renderSoon();
+        return;
+      }
+      if (envelope.type === "alert.feedback") {
+        keepVerdict(envelope.feedback);
         renderSoon();
         return;
       }
