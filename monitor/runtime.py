@@ -31,6 +31,7 @@ from redis.asyncio.client import Pipeline as RedisPipeline
 from monitor.acks import AckStore
 from monitor.alerts import AlertLog
 from monitor.auth import Authenticator
+from monitor.connectors import ConnectorServices
 from monitor.delivery.webhooks import WebhookDispatcher
 from monitor.delivery.websockets import LiveHub
 from monitor.errors import RedisUnavailableError
@@ -62,6 +63,7 @@ class Runtime:
     tasks: list[asyncio.Task[None]] = field(default_factory=list)
     auth: Authenticator = field(init=False)  # API keys, tokens, rate limits (monitor/auth.py)
     webhooks: WebhookDispatcher = field(init=False)  # alert stream -> signed, retried webhooks
+    connectors: ConnectorServices = field(init=False)  # platform webhooks in, Chatwoot notes out (issue 17)
 
     @property
     def store(self) -> ConversationStore:
@@ -267,10 +269,13 @@ async def open_runtime(settings: Settings, *, scorer: Scorer | None = None) -> A
             runtime.auth = auth
             runtime.webhooks = WebhookDispatcher(redis, settings, registry=metrics.registry)
             await runtime.webhooks.start()
+            runtime.connectors = ConnectorServices(redis, settings, pipeline)
+            await runtime.connectors.start()
             runtime.tasks = [
                 asyncio.create_task(hub.run()),
                 asyncio.create_task(rules.run()),
                 asyncio.create_task(runtime.webhooks.run()),
+                *(asyncio.create_task(loop) for loop in runtime.connectors.background()),
             ]
             _reload_rules_on_sighup(rules)
             await asyncio.wait_for(hub.ready.wait(), timeout=10)
@@ -286,6 +291,7 @@ async def open_runtime(settings: Settings, *, scorer: Scorer | None = None) -> A
                 for task in runtime.tasks:
                     task.cancel()
                 await asyncio.gather(*runtime.tasks, return_exceptions=True)
+                await runtime.connectors.aclose()
 
 
 def _reload_rules_on_sighup(rules: RuleReloader) -> None:
