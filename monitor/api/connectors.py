@@ -15,21 +15,30 @@ from urllib.parse import parse_qsl
 
 import structlog
 from fastapi import APIRouter, Depends, Request
-from fastapi.responses import JSONResponse
+from fastapi.responses import FileResponse, JSONResponse
 
+from monitor.api.console import WEB_DIR
 from monitor.api.deps import runtime
 from monitor.api.errors import ErrorBody, error_response
 from monitor.connectors import Request as ConnectorRequest
 from monitor.errors import IngestError, SignatureError
 from monitor.runtime import Runtime
 
-router = APIRouter(prefix="/v1/connectors", tags=["connectors"])
+router = APIRouter(tags=["connectors"])
 Rt = Annotated[Runtime, Depends(runtime)]
 log = structlog.get_logger("connectors")
 
 
+@router.get("/connectors/chatwoot/app", include_in_schema=False)
+async def chatwoot_dashboard_app() -> FileResponse:
+    """The Dashboard App URL to give Chatwoot: it waits for the appContext and opens that conversation's sidebar."""
+    return FileResponse(
+        WEB_DIR / "chatwoot-app.html", media_type="text/html; charset=utf-8", headers={"Cache-Control": "no-cache"}
+    )
+
+
 @router.post(
-    "/{platform}",
+    "/v1/connectors/{platform}",
     responses={
         200: {"description": "Queued (or ignored, or a re-delivery): `{queued, duplicates, ignored}`"},
         401: {"model": ErrorBody, "description": "Missing, wrong or stale platform signature"},

@@ -165,6 +165,11 @@ class ConnectorWorker:
                 retry_pending = True
                 await asyncio.sleep(RETRY_S)
 
+    async def apply_queued(self) -> bool:
+        """Read what is queued and apply it once, without blocking (the loop of :meth:`run`, one round; tests);
+        True when an entry must be retried."""
+        return await self._read_and_apply(">", block=None)
+
     async def _read_and_apply(self, start: str, *, block: int | None) -> bool:
         response: Any = await self._redis.xreadgroup(
             redis_keys.CONNECTOR_GROUP,

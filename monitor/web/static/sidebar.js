@@ -16,10 +16,14 @@ import {
   storage,
   timeEl,
 } from "./common.js";
+import { followAppContext, sidebarUrl } from "./dashboard-app.js";
 
 const PER_CHAT = 4;
 const HISTORY_MS = 12 * 3600 * 1000;
 const agentId = decodeURIComponent(location.pathname.split("/").filter(Boolean).pop() ?? "");
+// As a Chatwoot Dashboard App (docs/connectors.md) the sidebar shows one conversation and follows Chatwoot's.
+const query = new URLSearchParams(location.search);
+const onlyConversation = query.get("conversation");
 const dismissedKey = `calmwatch.dismissed.${agentId}`;
 const local = storage("localStorage");
 
@@ -41,6 +45,7 @@ const seenChats = new Set();
 let feed = null;
 
 function forMe(alert) {
+  if (onlyConversation && alert.conversation_id !== onlyConversation) return false;
   return alert.agent_id === agentId && alert.audience.includes("agent");
 }
 
@@ -196,6 +201,12 @@ async function boot() {
     },
   });
   feed.start();
+}
+
+if (query.get("embed") === "chatwoot") {
+  followAppContext((target) => {
+    if (target.conversationId !== onlyConversation || target.agentId !== agentId) location.replace(sidebarUrl(target));
+  });
 }
 
 const bootedAt = Date.now();
