@@ -61,6 +61,13 @@ async def ensure_group(redis: Redis, stream: str, group: str, *, start_id: str) 
         await redis.xgroup_create(stream, group, id=start_id, mkstream=True)
 
 
+async def claim_abandoned(redis: Redis, stream: str, group: str, consumer: str) -> list[Any]:
+    """Entries another consumer of ``group`` read but left unacknowledged for ``CLAIM_IDLE_MS`` (it died), now
+    this consumer's; the first ``READ_BATCH`` of them."""
+    result: Any = await redis.xautoclaim(stream, group, consumer, CLAIM_IDLE_MS, start_id="0-0", count=READ_BATCH)
+    return [e for e in result[1] if e and e[1]]
+
+
 def encode_events(events: Sequence[ConnectorEvent]) -> str:
     return json.dumps([{"type": _TAGS[type(e)], **e.model_dump(mode="json")} for e in events])
 
@@ -143,17 +150,22 @@ class ConnectorWorker:
         await ensure_group(self._redis, redis_keys.CONNECTOR_EVENTS, redis_keys.CONNECTOR_GROUP, start_id="0")
 
     async def run(self) -> None:
-        retry_pending = True  # own pending entries first: those a previous run of this consumer left
+        pending = False  # entries this consumer read but did not finish: retried first, in stream order
         next_claim = 0.0
         while True:
             try:
-                if retry_pending:
-                    retry_pending = await self._read_and_apply("0", block=None)
-                if time.monotonic() >= next_claim:
-                    retry_pending |= await self._claim_abandoned()
+                failed = False
+                while pending and not failed:
+                    entries = await self._read("0", block=None)
+                    pending = bool(entries)
+                    failed = await self.apply_entries(entries)
+                if not failed and time.monotonic() >= next_claim:
+                    failed = await self._claim_abandoned()
                     next_claim = time.monotonic() + CLAIM_IDLE_MS / 2000
-                retry_pending |= await self._read_and_apply(">", block=1000)
-                if retry_pending:
+                if not failed:
+                    failed = await self.apply_entries(await self._read(">", block=1000))
+                if failed:
+                    pending = True
                     await asyncio.sleep(RETRY_S)
             except asyncio.CancelledError:
                 raise
@@ -162,15 +174,15 @@ class ConnectorWorker:
                     await self.start()
                     continue
                 log.warning("connector worker failed; retrying", error=str(exc), retry_in_s=RETRY_S)
-                retry_pending = True
+                pending = True
                 await asyncio.sleep(RETRY_S)
 
     async def apply_queued(self) -> bool:
-        """Read what is queued and apply it once, without blocking (the loop of :meth:`run`, one round; tests);
+        """Read what is queued and apply it once, without blocking (one round of :meth:`run`; tests);
         True when an entry must be retried."""
-        return await self._read_and_apply(">", block=None)
+        return await self.apply_entries(await self._read(">", block=None))
 
-    async def _read_and_apply(self, start: str, *, block: int | None) -> bool:
+    async def _read(self, start: str, *, block: int | None) -> list[Any]:
         response: Any = await self._redis.xreadgroup(
             redis_keys.CONNECTOR_GROUP,
             self._consumer,
@@ -178,21 +190,12 @@ class ConnectorWorker:
             count=READ_BATCH,
             block=block,
         )
-        entries = [e for _stream, items in response or [] for e in items if e[1]]
-        if start == "0" and not entries:
-            return False
-        return await self.apply_entries(entries)
+        return [e for _stream, items in response or [] for e in items if e[1]]
 
     async def _claim_abandoned(self) -> bool:
-        result: Any = await self._redis.xautoclaim(
-            redis_keys.CONNECTOR_EVENTS,
-            redis_keys.CONNECTOR_GROUP,
-            self._consumer,
-            CLAIM_IDLE_MS,
-            start_id="0-0",
-            count=READ_BATCH,
+        entries = await claim_abandoned(
+            self._redis, redis_keys.CONNECTOR_EVENTS, redis_keys.CONNECTOR_GROUP, self._consumer
         )
-        entries = [e for e in result[1] if e and e[1]]
         return await self.apply_entries(entries) if entries else False
 
     async def apply_entries(self, entries: Sequence[Any]) -> bool:

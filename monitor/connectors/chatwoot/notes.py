@@ -36,7 +36,7 @@ from redis.exceptions import ResponseError
 from monitor import redis_keys
 from monitor.connectors.chatwoot.api import ChatwootApi
 from monitor.connectors.chatwoot.inbound import NAME, message_key, split_conversation_id
-from monitor.connectors.queue import ensure_group
+from monitor.connectors.queue import CLAIM_IDLE_MS, claim_abandoned, ensure_group
 from monitor.delivery.webhooks import next_attempt_at
 from monitor.errors import PlatformApiError
 from monitor.schemas import SEVERITY_RANK, Alert
@@ -77,8 +77,12 @@ class Note(BaseModel):
 
 
 def wants_note(alert: Alert, min_severity: str) -> bool:
-    return split_conversation_id(alert.conversation_id) is not None and (
-        SEVERITY_RANK[alert.severity] >= SEVERITY_RANK[min_severity]
+    """A nudge (its audience includes agents: every agent of the inbox reads a note) of a Chatwoot conversation,
+    at or above the configured severity."""
+    return (
+        split_conversation_id(alert.conversation_id) is not None
+        and "agent" in alert.audience
+        and SEVERITY_RANK[alert.severity] >= SEVERITY_RANK[min_severity]
     )
 
 
@@ -108,9 +112,13 @@ class ChatwootNotes:
 
     # --- alerts -> queued notes
     async def _fanout_loop(self) -> None:
-        start = "0"  # this consumer's unacknowledged alerts first (a restart), then new ones
+        start = "0"  # this consumer's unacknowledged alerts first (a retry), then new ones
+        next_claim = 0.0
         while True:
             try:
+                if time.monotonic() >= next_claim:  # alerts read by a process that died before queueing them
+                    await self._claim_abandoned()
+                    next_claim = time.monotonic() + CLAIM_IDLE_MS / 2000
                 response: Any = await self._redis.xreadgroup(
                     redis_keys.CHATWOOT_NOTES_GROUP,
                     self._consumer,
@@ -132,7 +140,17 @@ class ChatwootNotes:
                     await self.start()
                     continue
                 log.warning("chatwoot note fan-out failed; retrying", error=str(exc))
+                start = "0"
                 await asyncio.sleep(1.0)
+
+    async def _claim_abandoned(self) -> None:
+        entries = await claim_abandoned(
+            self._redis, redis_keys.ALERTS_STREAM, redis_keys.CHATWOOT_NOTES_GROUP, self._consumer
+        )
+        for entry_id, fields in entries:
+            if fields and "alert" in fields:
+                await self._queue_entry(entry_id, fields["alert"])
+            await self._redis.xack(redis_keys.ALERTS_STREAM, redis_keys.CHATWOOT_NOTES_GROUP, entry_id)
 
     async def _queue_entry(self, entry_id: str, raw: str) -> None:
         try:
