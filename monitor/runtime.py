@@ -275,8 +275,8 @@ async def open_runtime(settings: Settings, *, scorer: Scorer | None = None) -> A
                 asyncio.create_task(hub.run()),
                 asyncio.create_task(rules.run()),
                 asyncio.create_task(runtime.webhooks.run()),
-                *(asyncio.create_task(loop) for loop in runtime.connectors.background()),
             ]
+            runtime.connectors.run_background()  # stopped by connectors.aclose, not cancelled: see its docstring
             _reload_rules_on_sighup(rules)
             await asyncio.wait_for(hub.ready.wait(), timeout=10)
             log.info(
@@ -288,10 +288,10 @@ async def open_runtime(settings: Settings, *, scorer: Scorer | None = None) -> A
             try:
                 yield runtime
             finally:
+                await runtime.connectors.aclose()
                 for task in runtime.tasks:
                     task.cancel()
                 await asyncio.gather(*runtime.tasks, return_exceptions=True)
-                await runtime.connectors.aclose()
 
 
 def _reload_rules_on_sighup(rules: RuleReloader) -> None:

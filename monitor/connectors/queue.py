@@ -52,7 +52,17 @@ _TAGS = {model: tag for tag, model in _TYPES.items()}
 READ_BATCH = 100
 CLAIM_IDLE_MS = 60_000
 RETRY_S = 1.0
+#: How long a read waits for new entries. The loops are stopped (``stopping``) rather than cancelled, so
+#: shutdown waits up to this long: cancelling a task inside a redis-py command (redis-py 8.1, when it lands while
+#: the command's connection is being set up) can swallow the cancellation and hang the shutdown for good.
+BLOCK_MS = 500
 DEAD_MAXLEN = 10_000
+
+
+async def pause(stopping: asyncio.Event, seconds: float) -> None:
+    """Sleep ``seconds``, or less if ``stopping`` is set meanwhile."""
+    with contextlib.suppress(TimeoutError):
+        await asyncio.wait_for(stopping.wait(), timeout=seconds)
 
 
 async def ensure_group(redis: Redis, stream: str, group: str, *, start_id: str) -> None:
@@ -144,6 +154,7 @@ class ConnectorWorker:
         self._pipeline = pipeline
         self._consumer = f"{socket.gethostname()}-{os.getpid()}-{secrets.token_hex(2)}"
         self.processed = 0  # entries done (tests wait on it)
+        self.stopping = asyncio.Event()  # set at shutdown: the loop ends after the entries in hand
 
     async def start(self) -> None:
         # from the stream's start: entries queued before the first worker ever ran are not skipped
@@ -152,7 +163,7 @@ class ConnectorWorker:
     async def run(self) -> None:
         pending = False  # entries this consumer read but did not finish: retried first, in stream order
         next_claim = 0.0
-        while True:
+        while not self.stopping.is_set():
             try:
                 failed = False
                 while pending and not failed:
@@ -163,10 +174,10 @@ class ConnectorWorker:
                     failed = await self._claim_abandoned()
                     next_claim = time.monotonic() + CLAIM_IDLE_MS / 2000
                 if not failed:
-                    failed = await self.apply_entries(await self._read(">", block=1000))
+                    failed = await self.apply_entries(await self._read(">", block=BLOCK_MS))
                 if failed:
                     pending = True
-                    await asyncio.sleep(RETRY_S)
+                    await pause(self.stopping, RETRY_S)
             except asyncio.CancelledError:
                 raise
             except Exception as exc:
@@ -175,7 +186,7 @@ class ConnectorWorker:
                     continue
                 log.warning("connector worker failed; retrying", error=str(exc), retry_in_s=RETRY_S)
                 pending = True
-                await asyncio.sleep(RETRY_S)
+                await pause(self.stopping, RETRY_S)
 
     async def apply_queued(self) -> bool:
         """Read what is queued and apply it once, without blocking (one round of :meth:`run`; tests);

@@ -4,8 +4,7 @@ reconciliation poller when ``CALMWATCH_CHATWOOT_URL`` and ``CALMWATCH_CHATWOOT_A
 
 from __future__ import annotations
 
-from collections.abc import Coroutine
-from typing import Any
+import asyncio
 
 from redis.asyncio import Redis
 
@@ -37,8 +36,13 @@ def build_connectors(settings: Settings) -> dict[str, Connector]:
     return {c.name: c for c in connectors}
 
 
+#: How long shutdown waits for the loops to stop by themselves before cancelling them.
+STOP_TIMEOUT_S = 5.0
+
+
 class ConnectorServices:
     def __init__(self, redis: Redis, settings: Settings, pipeline: Pipeline) -> None:
+        self._tasks: list[asyncio.Task[None]] = []
         self.connectors = build_connectors(settings)
         self.queue = ConnectorQueue(
             redis, dedupe_ttl_s=settings.connector_dedupe_ttl_s, maxlen=settings.connector_queue_maxlen
@@ -62,15 +66,26 @@ class ConnectorServices:
         if self.notes is not None:
             await self.notes.start()
 
-    def background(self) -> list[Coroutine[Any, Any, None]]:
-        """The loops to run as tasks until shutdown."""
+    def run_background(self) -> list[asyncio.Task[None]]:
+        """Start the loops as tasks; :meth:`aclose` ends them."""
         loops = [self.worker.run()]
         if self.notes is not None:
             loops.append(self.notes.run())
         if self.reconciler is not None:
             loops.append(self.reconciler.run())
-        return loops
+        self._tasks = [asyncio.create_task(loop) for loop in loops]
+        return list(self._tasks)
 
-    async def aclose(self) -> None:
+    async def aclose(self, timeout_s: float = STOP_TIMEOUT_S) -> None:
+        """Stop the loops between two Redis commands (the worker after the entries in hand), and cancel only
+        those that do not stop within ``timeout_s``: see :data:`monitor.connectors.queue.POLL_S` for why."""
+        for part in (self.worker, self.notes, self.reconciler):
+            if part is not None:
+                part.stopping.set()
+        if self._tasks:
+            _done, late = await asyncio.wait(self._tasks, timeout=timeout_s)
+            for task in late:
+                task.cancel()
+            await asyncio.gather(*self._tasks, return_exceptions=True)
         if self.chatwoot_api is not None:
             await self.chatwoot_api.aclose()

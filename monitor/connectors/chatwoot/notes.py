@@ -36,7 +36,7 @@ from redis.exceptions import ResponseError
 from monitor import redis_keys
 from monitor.connectors.chatwoot.api import ChatwootApi
 from monitor.connectors.chatwoot.inbound import NAME, message_key, split_conversation_id
-from monitor.connectors.queue import CLAIM_IDLE_MS, claim_abandoned, ensure_group
+from monitor.connectors.queue import BLOCK_MS, CLAIM_IDLE_MS, claim_abandoned, ensure_group, pause
 from monitor.delivery.webhooks import next_attempt_at
 from monitor.errors import PlatformApiError
 from monitor.schemas import SEVERITY_RANK, Alert
@@ -103,6 +103,7 @@ class ChatwootNotes:
         self._claim = redis.register_script(_CLAIM)
         self._reserve = redis.register_script(_RESERVE)
         self._wake = asyncio.Event()
+        self.stopping = asyncio.Event()  # set at shutdown: both loops end after the command in hand
 
     async def start(self) -> None:
         await ensure_group(self._redis, redis_keys.ALERTS_STREAM, redis_keys.CHATWOOT_NOTES_GROUP, start_id="$")
@@ -114,7 +115,7 @@ class ChatwootNotes:
     async def _fanout_loop(self) -> None:
         start = "0"  # this consumer's unacknowledged alerts first (a retry), then new ones
         next_claim = 0.0
-        while True:
+        while not self.stopping.is_set():
             try:
                 if time.monotonic() >= next_claim:  # alerts read by a process that died before queueing them
                     await self._claim_abandoned()
@@ -124,7 +125,7 @@ class ChatwootNotes:
                     self._consumer,
                     {redis_keys.ALERTS_STREAM: start},
                     count=100,
-                    block=None if start == "0" else 1000,
+                    block=None if start == "0" else BLOCK_MS,
                 )
                 entries = [e for _s, items in response or [] for e in items]
                 for entry_id, fields in entries:
@@ -141,7 +142,7 @@ class ChatwootNotes:
                     continue
                 log.warning("chatwoot note fan-out failed; retrying", error=str(exc))
                 start = "0"
-                await asyncio.sleep(1.0)
+                await pause(self.stopping, 1.0)
 
     async def _claim_abandoned(self) -> None:
         entries = await claim_abandoned(
@@ -179,7 +180,7 @@ class ChatwootNotes:
 
     # --- due notes -> Chatwoot
     async def _send_loop(self) -> None:
-        while True:
+        while not self.stopping.is_set():
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), timeout=self._settings.webhook_poll_s)
             self._wake.clear()

@@ -21,7 +21,7 @@ from monitor import redis_keys
 from monitor.connectors.base import Delivery
 from monitor.connectors.chatwoot.api import ChatwootApi
 from monitor.connectors.chatwoot.inbound import NAME, message_event, message_key, split_conversation_id
-from monitor.connectors.queue import ConnectorQueue
+from monitor.connectors.queue import ConnectorQueue, pause
 from monitor.errors import PlatformApiError
 
 log = structlog.get_logger("connectors.chatwoot")
@@ -37,10 +37,13 @@ class ChatwootReconciler:
         self._queue = queue
         self._interval_s = interval_s
         self.recovered = 0  # messages queued by reconciliation since start (tests and logs read it)
+        self.stopping = asyncio.Event()  # set at shutdown: no new round starts
 
     async def run(self) -> None:
-        while True:
-            await asyncio.sleep(self._interval_s)
+        while not self.stopping.is_set():
+            await pause(self.stopping, self._interval_s)
+            if self.stopping.is_set():
+                return
             try:
                 await self.reconcile_once()
             except asyncio.CancelledError:
