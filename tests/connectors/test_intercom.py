@@ -9,7 +9,8 @@ import pytest
 from monitor.connectors import Request
 from monitor.connectors.intercom import IntercomConnector, plain_text
 from monitor.errors import SignatureError
-from monitor.schemas import ChatMessage, ConversationStart
+from monitor.ingest import ConversationEnd
+from monitor.schemas import AgentReassignment, ChatMessage, ConversationStart
 from tests.connectors.platforms import dumps, fixture, intercom_headers
 
 SECRET = "ic-client-secret-of-our-own"
@@ -52,3 +53,30 @@ def test_bad_signature_is_refused() -> None:
     IntercomConnector(SECRET).verify(request("intercom_conversation_user_replied.json"), now=time.time())
     with pytest.raises(SignatureError):
         IntercomConnector(SECRET).verify(request("intercom_conversation_user_replied.json", "other"), now=time.time())
+
+
+def test_assignment_reassigns_and_closing_ends() -> None:
+    """conversation.admin.assigned hands the conversation to admin_assignee_id; admin.closed ends it."""
+    payload = fixture("intercom_conversation_user_replied.json")
+    payload.update(topic="conversation.admin.assigned", id="notif_assign")
+    payload["data"]["item"]["admin_assignee_id"] = 5500999
+    (assigned,) = IntercomConnector(SECRET).parse(raw(payload)).deliveries
+    reassign = assigned.events[-1]
+    assert isinstance(reassign, AgentReassignment) and reassign.agent.id == "intercom:admin:5500999"
+    payload.update(topic="conversation.admin.closed", id="notif_close")
+    (closed,) = IntercomConnector(SECRET).parse(raw(payload)).deliveries
+    assert closed.events == [ConversationEnd(conversation_id="intercom:128004500012345")]
+
+
+def test_new_conversation_reads_its_first_message_from_the_source() -> None:
+    """conversation.user.created: the customer's opening message is item.source."""
+    payload = fixture("intercom_conversation_user_replied.json") | {"topic": "conversation.user.created"}
+    (delivery,) = IntercomConnector(SECRET).parse(raw(payload)).deliveries
+    turn = delivery.events[-1]
+    assert isinstance(turn, ChatMessage) and (turn.role, turn.text) == ("customer", "Hi, my order is late")
+    assert turn.message_id == "intercom:2100334455"
+
+
+def raw(payload: dict[str, object]) -> Request:
+    body = dumps(payload)
+    return Request(body=body, headers={}, url="http://t/v1/connectors/intercom")

@@ -9,6 +9,7 @@ import pytest
 from monitor.connectors import Request
 from monitor.connectors.livechat import LiveChatConnector
 from monitor.errors import SignatureError
+from monitor.ingest import ConversationEnd
 from monitor.schemas import AgentReassignment, ChatMessage, ConversationStart
 from tests.connectors.platforms import dumps, fixture
 
@@ -49,3 +50,14 @@ def test_wrong_secret_key_is_refused() -> None:
     LiveChatConnector(SECRET).verify(request(fixture("livechat_incoming_event.json")), now=time.time())
     with pytest.raises(SignatureError):
         LiveChatConnector("another").verify(request(fixture("livechat_incoming_event.json")), now=time.time())
+
+
+def test_incoming_chat_names_both_sides_and_deactivation_ends_the_thread() -> None:
+    """incoming_chat starts the thread's conversation with the users' names; chat_deactivated ends it."""
+    (chat,) = LiveChatConnector(SECRET).parse(request(fixture("livechat_incoming_chat.json"))).deliveries
+    (start,) = chat.events
+    assert isinstance(start, ConversationStart) and start.conversation_id == "livechat:RK2P9QW1ZX:RK2P9QW2AB"
+    assert (start.customer.name, start.agent.name) == ("Sam Oduya", "Lena Fischer")
+    assert start.agent.id == "livechat:agent:lena.fischer@support.example.org"
+    (end,) = LiveChatConnector(SECRET).parse(request(fixture("livechat_chat_deactivated.json"))).deliveries
+    assert end.events == [ConversationEnd(conversation_id="livechat:RK2P9QW1ZX:RK2P9QW2AB")]

@@ -10,6 +10,7 @@ import pytest
 from monitor.connectors import Request
 from monitor.connectors.twilio import TwilioConnector
 from monitor.errors import SignatureError
+from monitor.ingest import ConversationEnd
 from monitor.schemas import ChatMessage, ConversationStart
 from tests.connectors.platforms import twilio_form, twilio_headers
 
@@ -49,3 +50,21 @@ def test_signature_covers_the_url_and_every_field() -> None:
     changed = [(k, "changed" if k == "Body" else v) for k, v in form]
     with pytest.raises(SignatureError):
         TwilioConnector(TOKEN, public_url=None).verify(request(changed, headers), now=time.time())
+
+
+def test_closed_state_ends_the_conversation_and_other_states_do_not() -> None:
+    """onConversationStateUpdated to closed ends it; to inactive it is ignored."""
+    base = [
+        ("AccountSid", "AC5f1e2d3c4b5a69788796a5b4c3d2e1f0"),
+        ("ChatServiceSid", "IS9f8e7d6c5b4a39281706f5e4d3c2b1a0"),
+        ("ConversationSid", "CH0a1b2c3d4e5f60718293a4b5c6d7e8f9"),
+        ("EventType", "onConversationStateUpdated"),
+        ("StateFrom", "active"),
+        ("Reason", "API"),
+        ("DateUpdated", "2026-11-30T12:30:00.000Z"),
+    ]
+    connector = TwilioConnector(TOKEN, public_url=None)
+    (closed,) = connector.parse(request([*base, ("StateTo", "closed")], {})).deliveries
+    assert closed.events == [ConversationEnd(conversation_id="twilio:CH0a1b2c3d4e5f60718293a4b5c6d7e8f9")]
+    (inactive,) = connector.parse(request([*base, ("StateTo", "inactive")], {})).deliveries
+    assert inactive.events == [] and "inactive" in (inactive.ignored or "")
