@@ -269,7 +269,7 @@ async def open_runtime(settings: Settings, *, scorer: Scorer | None = None) -> A
             runtime.auth = auth
             runtime.webhooks = WebhookDispatcher(redis, settings, registry=metrics.registry)
             await runtime.webhooks.start()
-            runtime.connectors = ConnectorServices(redis, settings, pipeline)
+            runtime.connectors = ConnectorServices(redis, settings, pipeline, registry=metrics.registry)
             await runtime.connectors.start()
             runtime.tasks = [
                 asyncio.create_task(hub.run()),

@@ -67,13 +67,18 @@ async def receive(platform: str, request: Request, rt: Rt) -> JSONResponse:
         except SignatureError as exc:
             client = request.client.host if request.client else None
             log.warning("connector webhook refused", platform=platform, reason=str(exc), client=client)
+            rt.connectors.outcomes.labels(platform=platform, outcome="refused").inc()
             return error_response(401, "bad_signature", str(exc))
     elif not await rt.auth.is_open():
         reason = f"no secret is configured for {platform}; set it (docs/connectors.md) to accept its webhooks"
         log.warning("connector webhook refused", platform=platform, reason=reason)
+        rt.connectors.outcomes.labels(platform=platform, outcome="refused").inc()
         return error_response(401, "bad_signature", reason)
     parsed = connector.parse(incoming)
     accepted = await rt.connectors.queue.accept(platform, parsed.deliveries)
+    for outcome, count in (("queued", accepted.queued), ("duplicate", accepted.duplicates)):
+        rt.connectors.outcomes.labels(platform=platform, outcome=outcome).inc(count)
+    rt.connectors.outcomes.labels(platform=platform, outcome="ignored").inc(len(accepted.ignored))
     log.info(
         "connector webhook accepted",
         platform=platform,

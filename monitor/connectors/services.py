@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 
+from prometheus_client import CollectorRegistry, Counter
 from redis.asyncio import Redis
 
 from monitor.connectors.base import Connector
@@ -41,8 +42,17 @@ STOP_TIMEOUT_S = 5.0
 
 
 class ConnectorServices:
-    def __init__(self, redis: Redis, settings: Settings, pipeline: Pipeline) -> None:
+    def __init__(
+        self, redis: Redis, settings: Settings, pipeline: Pipeline, *, registry: CollectorRegistry | None = None
+    ) -> None:
         self._tasks: list[asyncio.Task[None]] = []
+        #: What became of platform events, by platform: queued, duplicate, ignored, refused (a bad signature).
+        self.outcomes = Counter(
+            "calmwatch_connector_events_total",
+            "Platform webhook events by what became of them",
+            ["platform", "outcome"],
+            registry=registry or CollectorRegistry(),
+        )
         self.connectors = build_connectors(settings)
         self.queue = ConnectorQueue(
             redis, dedupe_ttl_s=settings.connector_dedupe_ttl_s, maxlen=settings.connector_queue_maxlen

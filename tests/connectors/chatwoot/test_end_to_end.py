@@ -168,6 +168,8 @@ def test_bad_signatures_are_refused_with_401(service: LiveServer) -> None:
         bare = client.post(ROUTE, content=body, headers={"content-type": "application/json"})
         assert bare.status_code == 401
         assert client.get(f"/v1/conversations/{CID}").status_code == 404
+        metrics = client.get("/metrics").text
+        assert 'calmwatch_connector_events_total{outcome="refused",platform="chatwoot"} 3.0' in metrics
 
 
 def test_without_a_secret_the_connector_needs_open_mode(flushed_redis: str) -> None:
