@@ -288,10 +288,11 @@ async def open_runtime(settings: Settings, *, scorer: Scorer | None = None) -> A
             try:
                 yield runtime
             finally:
-                await runtime.connectors.aclose()
+                runtime.connectors.stop()  # at once, so the other tasks' shutdown is not delayed by theirs
                 for task in runtime.tasks:
                     task.cancel()
                 await asyncio.gather(*runtime.tasks, return_exceptions=True)
+                await runtime.connectors.aclose()
 
 
 def _reload_rules_on_sighup(rules: RuleReloader) -> None:

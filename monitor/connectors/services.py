@@ -86,12 +86,16 @@ class ConnectorServices:
         self._tasks = [asyncio.create_task(loop) for loop in loops]
         return list(self._tasks)
 
-    async def aclose(self, timeout_s: float = STOP_TIMEOUT_S) -> None:
-        """Stop the loops between two Redis commands (the worker after the entries in hand), and cancel only
-        those that do not stop within ``timeout_s``: see :data:`monitor.connectors.queue.POLL_S` for why."""
+    def stop(self) -> None:
+        """Tell the loops to stop; they end on their own within about ``BLOCK_MS`` (:meth:`aclose` waits)."""
         for part in (self.worker, self.notes, self.reconciler):
             if part is not None:
                 part.stopping.set()
+
+    async def aclose(self, timeout_s: float = STOP_TIMEOUT_S) -> None:
+        """Stop the loops between two Redis commands (the worker after the entries in hand), and cancel only
+        those that do not stop within ``timeout_s``: see :data:`monitor.connectors.queue.POLL_S` for why."""
+        self.stop()
         if self._tasks:
             _done, late = await asyncio.wait(self._tasks, timeout=timeout_s)
             for task in late:
