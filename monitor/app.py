@@ -10,7 +10,18 @@ from fastapi import FastAPI
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from monitor import __version__
-from monitor.api import alerts, console, conversations, feedback, health, privacy, reports, stream, webhooks
+from monitor.api import (
+    alerts,
+    connectors,
+    console,
+    conversations,
+    feedback,
+    health,
+    privacy,
+    reports,
+    stream,
+    webhooks,
+)
 from monitor.api import auth as access
 from monitor.api.docs import install_docs
 from monitor.api.errors import install_error_handlers
@@ -102,6 +113,7 @@ def create_app(settings: Settings | None = None, *, scorer: Scorer | None = None
         privacy.router,
         feedback.router,
         reports.router,
+        connectors.router,
     ):
         app.include_router(router)
     app.add_middleware(BodySizeLimit, limit=settings.max_body_bytes)

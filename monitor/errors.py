@@ -8,7 +8,9 @@ CalmwatchError
 ├── EmbeddedRedisError          the embedded server could not be started
 ├── ReplayInputError            a replay file that is not in any supported format (names the file and place)
 ├── UnauthenticatedError        no credential where one is needed, or an unknown, forged, expired or revoked one
+│   └── SignatureError          a connector webhook whose platform signature is missing, wrong or stale
 ├── ApiError                    an error answer received by ``monitor.client`` (status, code, detail)
+├── PlatformApiError            a chat platform's API refused or did not answer a call (e.g. a Chatwoot note)
 └── IngestError                 a bad event from a connector; carries a machine-readable ``code``
     ├── UnknownConversationError
     ├── ConversationEndedError  a message for a conversation that has ended
@@ -68,6 +70,10 @@ class UnauthenticatedError(CalmwatchError):
     """No credential where one is needed, or one that is unknown, forged, expired or revoked."""
 
 
+class SignatureError(UnauthenticatedError):
+    """A chat platform's webhook that its signature does not vouch for; the message is the logged reason."""
+
+
 class ApiError(CalmwatchError):
     """An error answer: ``status`` (HTTP, or the websocket close code), ``code`` and ``detail`` from the body,
     and ``retry_after`` (seconds) on a 429. Raised on the client side, by :mod:`monitor.client`; the status is
@@ -89,6 +95,14 @@ class ApiError(CalmwatchError):
             code, detail = "error", response.text[:200]
         retry = response.headers.get("retry-after")
         return cls(response.status_code, code, detail, float(retry) if retry and retry.isdigit() else None)
+
+
+class PlatformApiError(CalmwatchError):
+    """A call to a chat platform's API failed; ``retryable`` is False when repeating it cannot help (4xx)."""
+
+    def __init__(self, message: str, *, retryable: bool = True) -> None:
+        self.retryable = retryable
+        super().__init__(message)
 
 
 class IngestError(CalmwatchError):

@@ -31,6 +31,7 @@ from monitor.ingest import ConversationEnd
 from monitor.language import Language
 from monitor.privacy import Redactor
 from monitor.schemas import (
+    AgentReassignment,
     AlertCandidate,
     ChatMessage,
     ConversationMeta,
@@ -153,6 +154,15 @@ class Pipeline:
             raise UnknownConversationError(event.conversation_id)
         log.info("conversation ended", conversation_id=meta.conversation_id)
         await live.publish(self._redis, live.ConversationEndedEnvelope.of(meta))
+        return meta
+
+    async def reassign_agent(self, event: AgentReassignment) -> ConversationMeta:
+        """Hand the conversation to another agent: alerts raised from now on name (and nudge) the new one."""
+        async with self._lock(event.conversation_id):
+            meta = await self.store.reassign(event.conversation_id, event.agent)
+        if meta is None:
+            raise UnknownConversationError(event.conversation_id)
+        log.info("conversation reassigned", conversation_id=meta.conversation_id, agent_id=meta.agent.id)
         return meta
 
     async def handle_message(self, message: ChatMessage) -> ScoredReply:

@@ -136,3 +136,33 @@ def webhook_delivery(endpoint_id: str, delivery_id: str) -> str:
 def webhook_attempts(endpoint_id: str, delivery_id: str) -> str:
     """List of attempt JSON (at, status, latency_ms, error), oldest first."""
     return f"{PREFIX}wh:{{{endpoint_id}}}:attempts:{delivery_id}"
+
+
+# --- connectors (monitor/connectors/, issue 17)
+#: Stream of acknowledged platform webhooks turned into Calmwatch events, waiting to be scored (XADD MAXLEN ~).
+CONNECTOR_EVENTS = f"{PREFIX}connector-events"
+#: Consumer group on CONNECTOR_EVENTS that feeds the pipeline (XACK once an entry's events are processed).
+CONNECTOR_GROUP = "connectors"
+#: Stream of connector entries that could not be processed (bad data: kept with the reason, never retried).
+CONNECTOR_DEAD = f"{PREFIX}connector-dead"
+
+
+def connector_seen(platform: str, delivery_id: str) -> str:
+    """String with a TTL: this platform delivery (or message) was queued already; re-deliveries are dropped."""
+    return f"{PREFIX}connector:{platform}:seen:{delivery_id}"
+
+
+#: Consumer group on ALERTS_STREAM that turns alerts of Chatwoot conversations into queued private notes.
+CHATWOOT_NOTES_GROUP = "chatwoot-notes"
+#: Sorted set: note id (the alert id) -> epoch seconds it is due (or until when an attempt in flight holds it).
+CHATWOOT_NOTES_DUE = f"{PREFIX}chatwoot:notes:due"
+
+
+def chatwoot_note(note_id: str) -> str:
+    """String: JSON state of one private note (the alert, attempts, status, Chatwoot's message id once posted)."""
+    return f"{PREFIX}chatwoot:note:{note_id}"
+
+
+def chatwoot_last_note(conversation_id: str) -> str:
+    """String: epoch seconds the conversation's last note was posted or reserved (the per-conversation rate limit)."""
+    return f"{PREFIX}chatwoot:last-note:{{{conversation_id}}}"

@@ -31,6 +31,7 @@ from redis.asyncio.client import Pipeline as RedisPipeline
 from monitor.acks import AckStore
 from monitor.alerts import AlertLog
 from monitor.auth import Authenticator
+from monitor.connectors import ConnectorServices
 from monitor.delivery.webhooks import WebhookDispatcher
 from monitor.delivery.websockets import LiveHub
 from monitor.errors import ConfigurationError, RedisUnavailableError
@@ -68,6 +69,7 @@ class Runtime:
     auth: Authenticator = field(init=False)  # API keys, tokens, rate limits (monitor/auth.py)
     webhooks: WebhookDispatcher = field(init=False)  # alert stream -> signed, retried webhooks
     feedback: FeedbackStore = field(init=False)  # helpful / false-alarm verdicts on alerts (monitor/feedback.py)
+    connectors: ConnectorServices = field(init=False)  # platform webhooks in, Chatwoot notes out (issue 17)
 
     @property
     def store(self) -> ConversationStore:
@@ -290,6 +292,8 @@ async def open_runtime(settings: Settings, *, scorer: Scorer | None = None) -> A
             runtime.feedback = FeedbackStore(redis, max_entries=settings.alert_stream_maxlen)
             runtime.webhooks = WebhookDispatcher(redis, settings, registry=metrics.registry)
             await runtime.webhooks.start()
+            runtime.connectors = ConnectorServices(redis, settings, pipeline, registry=metrics.registry)
+            await runtime.connectors.start()
             runtime.tasks = [
                 asyncio.create_task(hub.run()),
                 asyncio.create_task(rules.run()),
@@ -297,6 +301,7 @@ async def open_runtime(settings: Settings, *, scorer: Scorer | None = None) -> A
             ]
             if settings.alert_retention_s > 0:
                 runtime.tasks.append(asyncio.create_task(run_retention(redis, retention_s=settings.alert_retention_s)))
+            runtime.connectors.run_background()  # stopped by connectors.aclose, not cancelled: see its docstring
             _reload_rules_on_sighup(rules)
             await asyncio.wait_for(hub.ready.wait(), timeout=10)
             log.info(
@@ -308,9 +313,11 @@ async def open_runtime(settings: Settings, *, scorer: Scorer | None = None) -> A
             try:
                 yield runtime
             finally:
+                runtime.connectors.stop()  # at once, so the other tasks' shutdown is not delayed by theirs
                 for task in runtime.tasks:
                     task.cancel()
                 await asyncio.gather(*runtime.tasks, return_exceptions=True)
+                await runtime.connectors.aclose()
 
 
 def _reload_rules_on_sighup(rules: RuleReloader) -> None:

@@ -70,6 +70,13 @@ class ConversationStart(_Strict):
     channel: str | None = Field(default=None, max_length=64)
 
 
+class AgentReassignment(_Strict):
+    """A conversation handed to another agent (a connector's assignee change); later alerts name the new agent."""
+
+    conversation_id: str = Field(pattern=_ID_PATTERN)
+    agent: Party
+
+
 class ChatMessage(_Strict):
     """One turn of a chat, as a connector sends it (``POST /v1/messages``, ``message`` stream event)."""
 

@@ -108,6 +108,25 @@ class Settings(BaseSettings):
         """Where the rule-pack override an admin applies from a suggestion is written (loaded after the packs)."""
         return self.rules_override_file or self.state_dir / "rules-override.yaml"
 
+    # --- connectors (issue 17, monitor/connectors/, docs/connectors.md): POST /v1/connectors/<platform>
+    connector_dedupe_ttl_s: int = 24 * 3600  # a re-delivered platform event within this long is dropped
+    connector_queue_maxlen: int = 100_000  # acknowledged connector events waiting to be scored (stream length)
+    connector_signature_tolerance_s: int = 300  # a signed timestamp older (or newer) than this is refused
+    chatwoot_url: str | None = None  # the Chatwoot instance, e.g. https://chat.example.com (notes, reconciliation)
+    chatwoot_api_token: str | None = Field(default=None, repr=False)  # an agent's or bot's api_access_token
+    chatwoot_webhook_secret: str | None = Field(default=None, repr=False)  # the account webhook's secret
+    chatwoot_note_min_severity: Literal["info", "warning", "critical"] = "warning"
+    chatwoot_note_interval_s: float = 30.0  # at most one private note per conversation this often (later ones wait)
+    chatwoot_reconcile_interval_s: float = 60.0  # how often active conversations are re-read; 0: never
+    zendesk_webhook_secret: str | None = Field(default=None, repr=False)  # Sunshine Conversations webhook secret
+    intercom_client_secret: str | None = Field(default=None, repr=False)  # the Intercom app's client secret
+    livechat_secret_key: str | None = Field(default=None, repr=False)  # the webhook's secret_key
+    twilio_auth_token: str | None = Field(default=None, repr=False)  # the account's auth token
+    twilio_webhook_url: str | None = None  # the URL as configured in Twilio (signed); unset: the request's URL
+    twilio_agent_identities: list[str] = Field(default_factory=list)  # authors who are agents; unset: see docs
+    slack_signing_secret: str | None = Field(default=None, repr=False)  # the Slack app's signing secret
+    slack_agent_user_ids: list[str] = Field(default_factory=list)  # Slack users who are agents; others are customers
+
     # --- logging
     log_level: str = "INFO"
     log_format: Literal["auto", "json", "console"] = "auto"

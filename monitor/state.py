@@ -20,7 +20,7 @@ from redis.asyncio import Redis
 
 from monitor import redis_keys as keys
 from monitor.alerts import AlertDraft, Firing
-from monitor.schemas import ConversationMeta, ConversationStart, ScoredReply, TurnRecord, utcnow
+from monitor.schemas import ConversationMeta, ConversationStart, Party, ScoredReply, TurnRecord, utcnow
 
 #: A transcript longer than this keeps only its most recent turns (the rules see far fewer).
 MAX_STORED_TURNS = 1000
@@ -122,6 +122,15 @@ class ConversationStore:
                 pipe.hset(keys.conversation(conversation_id), "meta", meta.model_dump_json())
                 pipe.zrem(keys.ACTIVE_CONVERSATIONS, conversation_id)
                 await pipe.execute()
+        return meta
+
+    async def reassign(self, conversation_id: str, agent: Party) -> ConversationMeta | None:
+        """Record the conversation's new agent (a no-op when it is the current one)."""
+        meta = await self.meta(conversation_id)
+        if meta is None or meta.agent == agent:
+            return meta
+        meta = meta.model_copy(update={"agent": agent})
+        await self._redis.hset(keys.conversation(conversation_id), "meta", meta.model_dump_json())
         return meta
 
     async def read_turn(self, conversation_id: str, message_id: str) -> TurnState:

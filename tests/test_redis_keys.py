@@ -15,8 +15,12 @@ def _hash_tag(key: str) -> str | None:
 
 
 def test_every_name_has_the_prefix() -> None:
-    """Every constant and every key function's result starts with cw: (the group name is not a key)."""
-    constants = [v for k, v in vars(redis_keys).items() if k.isupper() and isinstance(v, str) and k != "PREFIX"]
+    """Every constant and every key function's result starts with cw: (consumer group names are not keys)."""
+    constants = [
+        v
+        for k, v in vars(redis_keys).items()
+        if k.isupper() and isinstance(v, str) and k != "PREFIX" and not k.endswith("_GROUP")
+    ]
     made = [
         *redis_keys.conversation_keys("c1"),
         redis_keys.reply("c1", "m1"),
@@ -25,9 +29,12 @@ def test_every_name_has_the_prefix() -> None:
         redis_keys.webhook_deliveries("ep_1"),
         redis_keys.webhook_delivery("ep_1", "msg_1"),
         redis_keys.webhook_attempts("ep_1", "msg_1"),
+        redis_keys.connector_seen("chatwoot", "msg:2:9001"),
+        redis_keys.chatwoot_note("1-0"),
+        redis_keys.chatwoot_last_note("chatwoot:2:41"),
     ]
     assert all(name.startswith(redis_keys.PREFIX) for name in made)
-    assert all(name.startswith(redis_keys.PREFIX) for name in constants if name != redis_keys.WEBHOOK_GROUP)
+    assert all(name.startswith(redis_keys.PREFIX) for name in constants)
 
 
 def test_keys_written_together_share_a_hash_slot() -> None:

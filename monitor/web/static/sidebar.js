@@ -21,10 +21,14 @@ import {
   whoAmI,
 } from "./common.js";
 import { feedbackControls } from "./feedback.js";
+import { followAppContext, sidebarUrl } from "./dashboard-app.js";
 
 const PER_CHAT = 4;
 const HISTORY_MS = 12 * 3600 * 1000;
 const agentId = decodeURIComponent(location.pathname.split("/").filter(Boolean).pop() ?? "");
+// As a Chatwoot Dashboard App (docs/connectors.md) the sidebar shows one conversation and follows Chatwoot's.
+const query = new URLSearchParams(location.search);
+const onlyConversation = query.get("conversation");
 const dismissedKey = `calmwatch.dismissed.${agentId}`;
 const verdictsKey = `calmwatch.feedback.${agentId}`;
 const local = storage("localStorage");
@@ -52,6 +56,7 @@ const ended = new Set(); // conversations that ended while this sidebar was open
 let feed = null;
 
 function forMe(alert) {
+  if (onlyConversation && alert.conversation_id !== onlyConversation) return false;
   return alert.agent_id === agentId && alert.audience.includes("agent");
 }
 
@@ -285,6 +290,12 @@ async function boot() {
     },
   });
   feed.start();
+}
+
+if (query.get("embed") === "chatwoot") {
+  followAppContext((target) => {
+    if (target.conversationId !== onlyConversation || target.agentId !== agentId) location.replace(sidebarUrl(target));
+  });
 }
 
 const bootedAt = Date.now();
