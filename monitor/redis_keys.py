@@ -7,6 +7,8 @@ one conversation's keys land in one slot and can be written in one MULTI.
 
 from __future__ import annotations
 
+import json
+
 PREFIX = "cw:"
 
 #: Stream of every alert ever raised (XADD ... MAXLEN ~ N); the entry id is the alert id.
@@ -94,6 +96,17 @@ def alert_once(alert_key: str) -> str:
     crash between the commit and the stream write) finds the id instead of adding a second entry. The hash tag
     is the stream's own name, so the key lives in the stream's cluster slot and both are written by one script."""
     return f"{PREFIX}alert-once:{{{ALERTS_STREAM}}}:{alert_key}"
+
+
+def alert_key(conversation_id: str, message_id: str, index: int) -> str:
+    """The key a turn's commit gives its ``index``-th alert (see :func:`alert_once`): JSON, so no id can make two
+    alerts' keys collide."""
+    return json.dumps([conversation_id, message_id, index], separators=(",", ":"))
+
+
+def alert_once_match(conversation_id: str) -> str:
+    """SCAN MATCH pattern of the :func:`alert_once` keys of one conversation's alerts (erasure removes them)."""
+    return glob_escape(alert_once(f"[{json.dumps(conversation_id)},")) + "*"
 
 
 def conversation_keys(conversation_id: str) -> list[str]:

@@ -370,8 +370,7 @@ class ConversationStore:
                 message_id=turn.message_id,
                 reply=answer,
                 alerts=[
-                    PendingAlert(key=json.dumps([cid, turn.message_id, i], separators=(",", ":")), body=d.body)
-                    for i, d in enumerate(drafts)
+                    PendingAlert(key=keys.alert_key(cid, turn.message_id, i), body=d.body) for i, d in enumerate(drafts)
                 ],
             ).model_dump_json()
         firings = [arg for d in drafts for arg in (d.rule, d.firing.model_dump_json())]

@@ -183,3 +183,14 @@ async def test_board_keeps_the_newest_turns_risk(redis: Redis) -> None:
     await commit(store, meta, record("m2"), 0.6, alerts=False)
     await store._board(keys=[keys.ACTIVE_CONVERSATIONS, keys.BOARD_TURNS], args=["c1", 0.1, 1])
     assert await store.risk("c1") == 0.6
+
+
+async def test_alert_once_keys_of_a_conversation_are_found_by_its_pattern(redis: Redis) -> None:
+    """Erasure finds a conversation's alert-once keys by pattern (SCAN MATCH in a real Redis), and no other
+    conversation's, for ids with glob characters, quotes and backslashes too."""
+    odd = 'c*1"[\\'
+    mine = keys.alert_once(keys.alert_key(odd, "m1", 0))
+    others = [keys.alert_once(keys.alert_key(cid, "m1", 0)) for cid in ("c11", "c*1", 'c*1"[x')]
+    for key in [mine, *others]:
+        await redis.set(key, "1-0")
+    assert [key async for key in redis.scan_iter(match=keys.alert_once_match(odd))] == [mine]
