@@ -7,6 +7,7 @@ CalmwatchError
 ├── RedisUnavailableError       Redis did not answer within the bounded start-up retries
 ├── EmbeddedRedisError          the embedded server could not be started
 ├── ReplayInputError            a replay file that is not in any supported format (names the file and place)
+├── TurnLostError               a turn's place in its order lapsed before its commit (the pipeline retries it)
 ├── UnauthenticatedError        no credential where one is needed, or an unknown, forged, expired or revoked one
 │   └── SignatureError          a connector webhook whose platform signature is missing, wrong or stale
 ├── ApiError                    an error answer received by ``monitor.client`` (status, code, detail)
@@ -65,6 +66,10 @@ class EmbeddedRedisError(CalmwatchError):
 
 class ReplayInputError(CalmwatchError):
     """A replay file that cannot be read as any of the supported formats; names the file and the place."""
+
+
+class TurnLostError(CalmwatchError):
+    """The turn's ticket was skipped (its lease ran out while this process stalled): nothing was committed."""
 
 
 class UnauthenticatedError(CalmwatchError):

@@ -29,7 +29,7 @@ from redis.asyncio import Redis
 
 from monitor import live
 from monitor.alerts import AlertDraft, Firing, draft_alerts
-from monitor.errors import ConversationEndedError, TurnContendedError, UnknownConversationError
+from monitor.errors import ConversationEndedError, TurnContendedError, TurnLostError, UnknownConversationError
 from monitor.ingest import ConversationEnd
 from monitor.language import Language
 from monitor.privacy import Redactor
@@ -45,7 +45,7 @@ from monitor.schemas import (
     TurnScores,
     utcnow,
 )
-from monitor.state import ConversationStore, TurnLostError, TurnState
+from monitor.state import ConversationStore, TurnState
 
 log = structlog.get_logger("pipeline")
 _T = TypeVar("_T")

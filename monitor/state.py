@@ -41,6 +41,7 @@ from redis.exceptions import ResponseError
 
 from monitor import redis_keys as keys
 from monitor.alerts import AlertDraft, Firing
+from monitor.errors import TurnLostError
 from monitor.schemas import Alert, ConversationMeta, ConversationStart, Party, ScoredReply, TurnRecord, utcnow
 
 #: A transcript longer than this keeps only its most recent turns (the rules see far fewer).
@@ -174,10 +175,6 @@ redis.call('HSET', KEYS[2], ARGV[1], ARGV[3])
 redis.call('ZADD', KEYS[1], 'XX', ARGV[2], ARGV[1])
 return 1
 """
-
-
-class TurnLostError(Exception):
-    """The turn's ticket was skipped (its lease ran out while this process stalled): nothing was committed."""
 
 
 @dataclass(frozen=True)

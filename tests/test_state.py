@@ -12,6 +12,7 @@ from redis.asyncio import Redis
 
 from monitor import redis_keys as keys
 from monitor.alerts import AlertLog, Firing, draft_alerts
+from monitor.errors import TurnLostError
 from monitor.runtime import redis_client
 from monitor.schemas import (
     AlertCandidate,
@@ -22,7 +23,7 @@ from monitor.schemas import (
     TurnRecord,
     TurnScores,
 )
-from monitor.state import Arrival, ConversationStore, PendingAlert, PendingTurn, TurnLostError
+from monitor.state import Arrival, ConversationStore, PendingAlert, PendingTurn
 
 NOW = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
 
