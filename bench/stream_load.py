@@ -14,23 +14,17 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
 import json
 import os
-import signal
-import socket
 import statistics
-import subprocess
-import sys
-import tempfile
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
-import httpx
 import psutil
 import websockets
 import yaml
+
+from bench.serving import service
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -49,29 +43,6 @@ def load_turns(path: Path | None) -> list[tuple[str, str]]:
             role = "customer" if "customer" in turn else "agent"
             turns.append((role, turn[role]))
     return turns
-
-
-@contextlib.contextmanager
-def service(scorer: str) -> Iterator[tuple[str, int]]:
-    with tempfile.TemporaryDirectory(prefix="cwb-", dir="/tmp") as tmp:
-        with socket.socket() as sock:  # a free port: never measure somebody else's server
-            sock.bind(("127.0.0.1", 0))
-            port = int(sock.getsockname()[1])
-        env = {**os.environ, "CALMWATCH_STATE_DIR": tmp, "CALMWATCH_LOG_LEVEL": "WARNING"}
-        cmd = [sys.executable, "-m", "monitor.cli", "serve", "--scorer", scorer, "--port", str(port)]
-        proc = subprocess.Popen(cmd, env=env, stderr=subprocess.DEVNULL)
-        try:
-            for _ in range(600):
-                if proc.poll() is not None:
-                    raise SystemExit(f"calmwatch serve exited with {proc.returncode}")
-                with contextlib.suppress(httpx.TransportError):
-                    if httpx.get(f"http://127.0.0.1:{port}/readyz", timeout=1).status_code == 200:
-                        break
-                time.sleep(0.1)
-            yield f"ws://127.0.0.1:{port}", proc.pid
-        finally:
-            proc.send_signal(signal.SIGTERM)
-            proc.wait(timeout=30)
 
 
 async def run_rate(url: str, turns: list[tuple[str, str]], rate: float, seconds: float, tag: str) -> dict[str, float]:
@@ -133,7 +104,8 @@ def main() -> None:
     args = parser.parse_args()
     turns = load_turns(args.conversations)
     print(f"{len(turns)} turns to cycle through; scorer={args.scorer}; {os.cpu_count()} CPUs", flush=True)
-    with service(args.scorer) as (url, pid):
+    with service(args.scorer) as (where, proc):
+        url, pid = f"ws://{where}", proc.pid
         for n, rate in enumerate(args.rates):
             try:
                 result = asyncio.run(run_rate(url, turns, rate, args.seconds, tag=f"r{n}"))

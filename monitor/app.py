@@ -118,3 +118,13 @@ def create_app(settings: Settings | None = None, *, scorer: Scorer | None = None
         app.include_router(router)
     app.add_middleware(BodySizeLimit, limit=settings.max_body_bytes)
     return app
+
+
+def create_worker_app() -> FastAPI:
+    """One worker of ``calmwatch serve --workers N``: a fresh process, so it reads its settings from the
+    environment the parent prepared and configures its own logging before building the app."""
+    from monitor.observability import configure_logging
+
+    settings = Settings()
+    configure_logging(settings.log_level, settings.log_format)
+    return create_app(settings)

@@ -34,20 +34,27 @@ def _add_serve(sub: Subparsers) -> None:
     p.add_argument("--port", type=int, help="TCP port (default CALMWATCH_PORT or 8000)")
     p.add_argument("--redis-url", help="use this Redis instead of the embedded server (CALMWATCH_REDIS_URL)")
     p.add_argument("--scorer", choices=["model", "vader"], help="scorer (default: the trained model)")
+    p.add_argument(
+        "--workers", type=int,
+        help="service processes sharing the port (default CALMWATCH_WORKERS or 1); the embedded Redis is started "
+        "once, here, for all of them",
+    )  # fmt: skip
     p.set_defaults(handler=_cmd_serve)
 
 
 def _cmd_serve(args: argparse.Namespace) -> int:
-    import uvicorn
-
-    from monitor.app import create_app
     from monitor.errors import CalmwatchError
     from monitor.observability import configure_logging
     from monitor.settings import Settings
 
-    overrides = {k: v for k, v in {"host": args.host, "port": args.port, "redis_url": args.redis_url,
-                                    "scorer": args.scorer}.items() if v is not None}  # fmt: skip
-    settings = Settings(**overrides)
+    given = {"host": args.host, "port": args.port, "redis_url": args.redis_url, "scorer": args.scorer,
+             "workers": args.workers}  # fmt: skip
+    overrides = {k: v for k, v in given.items() if v is not None}
+    try:
+        settings = Settings(**overrides)
+    except ValueError as exc:  # pydantic's ValidationError: e.g. --workers 0
+        print(f"calmwatch serve: {exc}", file=sys.stderr)
+        return 2
     configure_logging(settings.log_level, settings.log_format)
     try:
         import asyncio
@@ -56,18 +63,58 @@ def _cmd_serve(args: argparse.Namespace) -> int:
 
         asyncio.run(preflight(settings))  # no keys on a public interface: refuse before binding anything
         print(f"Calmwatch on http://{settings.host}:{settings.port}/  (API docs at /docs)", file=sys.stderr, flush=True)
-        uvicorn.run(
-            create_app(settings),
-            host=settings.host,
-            port=settings.port,
-            ws_max_size=settings.max_frame_bytes,
-            log_config=None,
-            timeout_graceful_shutdown=10,
-        )
+        if settings.workers == 1:
+            _serve_one(settings)
+        else:
+            _serve_workers(settings, overrides)
     except CalmwatchError as exc:
         print(f"calmwatch: {exc}", file=sys.stderr)
         return 1
     return 0
+
+
+def _uvicorn_options(settings: Any) -> dict[str, Any]:
+    return {
+        "host": settings.host,
+        "port": settings.port,
+        "ws_max_size": settings.max_frame_bytes,
+        "log_config": None,
+        "timeout_graceful_shutdown": 10,
+    }
+
+
+def _serve_one(settings: Any) -> None:
+    import uvicorn
+
+    from monitor.app import create_app
+
+    uvicorn.run(create_app(settings), **_uvicorn_options(settings))
+
+
+def _serve_workers(settings: Any, overrides: dict[str, Any]) -> None:
+    """Several service processes on one port (uvicorn's worker manager): each builds its app from the
+    environment, so the command line's overrides are passed down as ``CALMWATCH_*`` variables. With no Redis URL
+    the embedded server is started here, once, and every worker is pointed at its socket; it is watched and
+    restarted on the same data if it dies, as one process's lifespan would."""
+    import uvicorn
+
+    from monitor.redis_server import EmbeddedRedis, supervised
+
+    for name, value in overrides.items():
+        os.environ[f"CALMWATCH_{name.upper()}"] = str(value)
+    embedded = None
+    if settings.redis_url is None:
+        embedded = EmbeddedRedis(settings.state_dir / "redis", appendonly=True)
+        embedded.start()
+        os.environ["CALMWATCH_REDIS_URL"] = embedded.url
+    try:
+        with supervised(embedded):
+            app = "monitor.app:create_worker_app"
+            uvicorn.run(app, factory=True, workers=settings.workers, **_uvicorn_options(settings))
+    finally:
+        if embedded is not None:
+            embedded.stop()
+            os.environ.pop("CALMWATCH_REDIS_URL", None)
 
 
 # Each entry adds one subparser and sets ``handler`` on it with ``set_defaults(handler=...)``.

@@ -7,6 +7,7 @@ CalmwatchError
 ├── RedisUnavailableError       Redis did not answer within the bounded start-up retries
 ├── EmbeddedRedisError          the embedded server could not be started
 ├── ReplayInputError            a replay file that is not in any supported format (names the file and place)
+├── TurnLostError               a turn's place in its order lapsed before its commit (the pipeline retries it)
 ├── UnauthenticatedError        no credential where one is needed, or an unknown, forged, expired or revoked one
 │   └── SignatureError          a connector webhook whose platform signature is missing, wrong or stale
 ├── ApiError                    an error answer received by ``monitor.client`` (status, code, detail)
@@ -15,8 +16,9 @@ CalmwatchError
     ├── UnknownConversationError
     ├── ConversationEndedError  a message for a conversation that has ended
     ├── OverloadedError         the scoring queue is full; the client should retry shortly
-    │   └── QueueFull           the micro-batcher's queue holds ``max_queue`` turns already
-    │       └── BatcherClosed   the micro-batcher is shutting down and takes no new turns
+    │   ├── QueueFull           the micro-batcher's queue holds ``max_queue`` turns already
+    │   │   └── BatcherClosed   the micro-batcher is shutting down and takes no new turns
+    │   └── TurnContendedError  a turn kept losing its place in its conversation's order (a stalled process)
     └── RateLimitedError        the API key sent more ingest events than its rate limit
 
 Errors say what went wrong, not how to answer it over HTTP: ``monitor/api/errors.py`` maps each type to its
@@ -64,6 +66,10 @@ class EmbeddedRedisError(CalmwatchError):
 
 class ReplayInputError(CalmwatchError):
     """A replay file that cannot be read as any of the supported formats; names the file and the place."""
+
+
+class TurnLostError(CalmwatchError):
+    """The turn's ticket was skipped (its lease ran out while this process stalled): nothing was committed."""
 
 
 class UnauthenticatedError(CalmwatchError):
@@ -151,6 +157,17 @@ class QueueFull(OverloadedError):  # noqa: N818 - the name the service API catch
 
 class BatcherClosed(QueueFull):
     """The batcher is shutting down (or was never started) and takes no new turns."""
+
+
+class TurnContendedError(OverloadedError):
+    """The turn's place in its conversation's order lapsed before it was committed, on every attempt: this
+    process stalled longer than the turn lease (``CALMWATCH_TURN_LEASE_S``). Nothing of the turn was stored;
+    the connector resends it as it would after a 503."""
+
+    def __init__(self, *, message_id: str | None = None) -> None:
+        IngestError.__init__(
+            self, "overloaded", "the turn could not be committed in order; retry shortly", message_id=message_id
+        )
 
 
 class RateLimitedError(IngestError):

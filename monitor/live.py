@@ -111,10 +111,16 @@ async def publish(redis: Redis, *envelopes: Envelope) -> None:
     """
     if not envelopes:
         return
-    async with redis.pipeline(transaction=False) as pipe:
-        for envelope in envelopes:
-            pipe.publish(keys.LIVE_CHANNEL, envelope.model_dump_json())
-        await pipe.execute()
+    # One script rather than a pipeline: Redis Cluster clients refuse PUBLISH in pipelines, and a keyless script
+    # runs on any node, from which the cluster passes the messages on to every node's subscribers.
+    script = redis.register_script(_PUBLISH)
+    await script(keys=[], args=[keys.LIVE_CHANNEL, *(envelope.model_dump_json() for envelope in envelopes)])
+
+
+_PUBLISH = """
+for i = 2, #ARGV do redis.call('PUBLISH', ARGV[1], ARGV[i]) end
+return #ARGV - 1
+"""
 
 
 class Audience(Protocol):

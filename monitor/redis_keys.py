@@ -7,6 +7,8 @@ one conversation's keys land in one slot and can be written in one MULTI.
 
 from __future__ import annotations
 
+import json
+
 PREFIX = "cw:"
 
 #: Stream of every alert ever raised (XADD ... MAXLEN ~ N); the entry id is the alert id.
@@ -16,6 +18,9 @@ ALERTS_STREAM = f"{PREFIX}alerts"
 LIVE_CHANNEL = f"{PREFIX}live"
 #: Sorted set: active conversation id -> current risk, for the supervisor board.
 ACTIVE_CONVERSATIONS = f"{PREFIX}active"
+#: Hash: conversation id -> the turn ticket its board risk was last written by, so a late board write of an
+#: earlier turn (another process) never overwrites a newer risk. The hash tag puts it in the board's slot.
+BOARD_TURNS = f"{PREFIX}active-turn:{{{ACTIVE_CONVERSATIONS}}}"
 #: Hash: alert id -> JSON ``{"alert_id", "by", "at"}``; a supervisor's acknowledgement, seen by every console.
 ALERT_ACKS = f"{PREFIX}alert-acks"
 
@@ -78,6 +83,32 @@ def glob_escape(text: str) -> str:
     return "".join(f"\\{c}" if c in "*?[]\\" else c for c in text)
 
 
+def turn_queue(conversation_id: str) -> str:
+    """Sorted set: turn ticket -> lease deadline (Redis server time, ms) of each turn waiting or in progress.
+
+    A turn takes the next ticket (``ticket`` in the conversation hash) when it arrives and may commit only when
+    every earlier ticket is ``served``; a ticket whose lease ran out (its process died) is skipped."""
+    return f"{PREFIX}conv:{{{conversation_id}}}:queue"
+
+
+def alert_once(alert_key: str) -> str:
+    """String: the stream id an alert got, by the key its turn's commit gave it, so publishing it again (after a
+    crash between the commit and the stream write) finds the id instead of adding a second entry. The hash tag
+    is the stream's own name, so the key lives in the stream's cluster slot and both are written by one script."""
+    return f"{PREFIX}alert-once:{{{ALERTS_STREAM}}}:{alert_key}"
+
+
+def alert_key(conversation_id: str, message_id: str, index: int) -> str:
+    """The key a turn's commit gives its ``index``-th alert (see :func:`alert_once`): JSON, so no id can make two
+    alerts' keys collide."""
+    return json.dumps([conversation_id, message_id, index], separators=(",", ":"))
+
+
+def alert_once_match(conversation_id: str) -> str:
+    """SCAN MATCH pattern of the :func:`alert_once` keys of one conversation's alerts (erasure removes them)."""
+    return glob_escape(alert_once(f"[{json.dumps(conversation_id)},")) + "*"
+
+
 def conversation_keys(conversation_id: str) -> list[str]:
     """The keys whose TTL is refreshed together on every turn (reply keys carry their own TTL)."""
     return [
@@ -85,6 +116,7 @@ def conversation_keys(conversation_id: str) -> list[str]:
         turns(conversation_id),
         conversation_alerts(conversation_id),
         rule_firings(conversation_id),
+        turn_queue(conversation_id),
     ]
 
 

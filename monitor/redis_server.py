@@ -11,8 +11,9 @@ import asyncio
 import contextlib
 import os
 import subprocess
+import threading
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from types import TracebackType
 
@@ -175,6 +176,41 @@ def _process_alive(pid: int | None) -> bool:
     return True
 
 
+@contextlib.contextmanager
+def supervised(embedded: EmbeddedRedis | None, *, every_s: float = 0.5) -> Iterator[None]:
+    """Restart ``embedded`` on the same data whenever it dies, from a thread, while the block runs (the parent of
+    ``calmwatch serve --workers N``, whose main thread belongs to uvicorn's worker manager). ``None``: nothing."""
+    if embedded is None:
+        yield
+        return
+    stop = threading.Event()
+
+    def watch() -> None:
+        backoff = every_s
+        while not stop.wait(every_s):
+            code = embedded.exited
+            if code is None:
+                continue
+            log.error("embedded redis exited; restarting it on the same data", exit_code=code)
+            while not stop.is_set():
+                try:
+                    embedded.start()
+                    backoff = every_s
+                    break
+                except Exception as exc:  # keep trying: the workers cannot work without it
+                    log.error("embedded redis restart failed", error=str(exc), retry_in_s=backoff)
+                    stop.wait(backoff)
+                    backoff = min(backoff * 2, 10.0)
+
+    thread = threading.Thread(target=watch, name="embedded-redis-supervisor", daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        thread.join(timeout=5)
+
+
 @contextlib.asynccontextmanager
 async def admin_redis(settings: Settings) -> AsyncIterator[AsyncRedis]:
     """The service's Redis, for commands run beside it (``calmwatch keys``): the configured URL; else the
@@ -189,9 +225,10 @@ async def admin_redis(settings: Settings) -> AsyncIterator[AsyncRedis]:
         if not await _answers(url):
             embedded = server
             await asyncio.to_thread(server.start)
-    client: AsyncRedis = AsyncRedis.from_url(url, decode_responses=True)
+    from monitor.runtime import connect_redis  # runtime imports this module
+
+    client = await connect_redis(url, attempts=3)  # a cluster node's URL gets a cluster client
     try:
-        await client.ping()
         yield client
     finally:
         await client.aclose()

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 import shutil
 import signal
 import tempfile
@@ -20,12 +21,12 @@ from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 from urllib.parse import urlsplit, urlunsplit
 
 import redis.exceptions
 import structlog
-from redis.asyncio import Redis
+from redis.asyncio import ConnectionPool, Redis, RedisCluster
 from redis.asyncio.client import Pipeline as RedisPipeline
 
 from monitor.acks import AckStore
@@ -130,20 +131,51 @@ class _RetryingPipeline(RedisPipeline):
             return await super().execute(raise_on_error)
 
 
-def redis_client(url: str) -> Redis:
+#: Connections one process opens to Redis at most (per node on a cluster), unless the settings say otherwise.
+MAX_CONNECTIONS = 1000
+
+
+def redis_client(url: str, *, max_connections: int = MAX_CONNECTIONS) -> Redis:
     """The one kind of client Calmwatch uses: everything it keeps in Redis is text (JSON, ids, names), and a
-    command whose pooled connection died (a Redis restart) is retried once on a fresh one."""
-    client: Redis = _RetryingRedis.from_url(url, decode_responses=True)
-    return client
+    command whose pooled connection died (a Redis restart) is retried once on a fresh one. The pool may grow to
+    ``max_connections`` (redis-py's default, 100, failed commands at once in a burst of hundreds of connectors
+    reconnecting to one worker; a pool that waits for a free connection instead halved the turns/s)."""
+    pool = ConnectionPool.from_url(url, decode_responses=True, max_connections=max_connections)
+    return _RetryingRedis(connection_pool=pool)
 
 
-async def connect_redis(url: str, attempts: int) -> Redis:
-    """Ping with bounded, logged retries (arq's habit): a Redis still starting is waited for, a wrong URL is not."""
-    client = redis_client(url)
+def cluster_client(url: str, *, max_connections: int = MAX_CONNECTIONS) -> Redis:
+    """A Redis Cluster client from the URL of any one node: it discovers the others, follows MOVED/ASK
+    redirections and reconnects by itself. Typed as :class:`Redis` because Calmwatch uses only the commands both
+    have (every multi-key script, pipeline and transaction stays in one hash slot)."""
+    client = RedisCluster.from_url(url, decode_responses=True, max_connections=max_connections)
+    return cast(Redis, client)
+
+
+async def is_cluster(client: Redis) -> bool:
+    """Whether the server is a Redis Cluster node (``cluster_enabled:1``), so the cluster client is needed."""
+    try:
+        info = await client.info("cluster")
+    except redis.exceptions.ResponseError:  # a server without the section (not a cluster)
+        return False
+    return bool(info.get("cluster_enabled"))
+
+
+async def connect_redis(url: str, attempts: int, *, max_connections: int = MAX_CONNECTIONS) -> Redis:
+    """Ping with bounded, logged retries (arq's habit): a Redis still starting is waited for, a wrong URL is not.
+
+    A URL naming a node of a Redis Cluster gets a cluster client: nothing else to configure."""
+    client = redis_client(url, max_connections=max_connections)
     delay = 0.2
     for attempt in range(1, attempts + 1):
         try:
             await client.ping()
+            if await is_cluster(client):
+                await client.aclose()
+                cluster = cluster_client(url, max_connections=max_connections)
+                await cluster.ping()
+                log.info("redis is a cluster; using the cluster client", url=redacted(url))
+                return cluster
             return client
         except Exception as exc:  # redis raises its own ConnectionError subclasses, and OSError underneath
             if attempt == attempts:
@@ -158,7 +190,9 @@ async def connect_redis(url: str, attempts: int) -> Redis:
 
 
 @contextlib.asynccontextmanager
-async def open_redis(url: str | None, *, attempts: int, data_dir: Path | None = None) -> AsyncIterator[Redis]:
+async def open_redis(
+    url: str | None, *, attempts: int, data_dir: Path | None = None, max_connections: int = MAX_CONNECTIONS
+) -> AsyncIterator[Redis]:
     """The Redis at ``url``, or with none an embedded server started here and stopped on exit.
 
     The embedded server keeps its data (append-only file) in ``data_dir``; with no ``data_dir`` it runs in a
@@ -174,7 +208,7 @@ async def open_redis(url: str | None, *, attempts: int, data_dir: Path | None = 
         url = embedded.url
     supervisor: asyncio.Task[None] | None = None
     try:
-        redis = await connect_redis(url, attempts)
+        redis = await connect_redis(url, attempts, max_connections=max_connections)
         if embedded is not None:
             supervisor = asyncio.create_task(_supervise(embedded))
         try:
@@ -253,6 +287,7 @@ def build_pipeline(
         ttl_s=settings.conversation_ttl_s,
         window=settings.turn_window,
         alert_maxlen=settings.alert_stream_maxlen,
+        turn_lease_s=settings.turn_lease_s,
     )
     language = language_detector() if settings.language_detection else None
     return Pipeline(
@@ -272,7 +307,12 @@ def build_pipeline(
 async def open_runtime(settings: Settings, *, scorer: Scorer | None = None) -> AsyncIterator[Runtime]:
     """Build the runtime, yield it, and shut it down gracefully (in-flight scoring finishes first)."""
     data_dir = settings.state_dir / "redis"
-    async with open_redis(settings.redis_url, attempts=settings.redis_connect_attempts, data_dir=data_dir) as redis:
+    async with open_redis(
+        settings.redis_url,
+        attempts=settings.redis_connect_attempts,
+        data_dir=data_dir,
+        max_connections=settings.redis_max_connections,
+    ) as redis:
         auth = await Authenticator.open(redis, settings)  # refuses an open API on a public interface
         if scorer is None:
             scorer = await asyncio.to_thread(
@@ -306,6 +346,7 @@ async def open_runtime(settings: Settings, *, scorer: Scorer | None = None) -> A
             await asyncio.wait_for(hub.ready.wait(), timeout=10)
             log.info(
                 "calmwatch ready",
+                pid=os.getpid(),  # one line per worker with `serve --workers N`
                 redis=redacted(settings.redis_url) if settings.redis_url else f"embedded in {data_dir}",
                 scorer=scorer.name,
                 rules=rules.engine.rule_ids,

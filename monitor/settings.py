@@ -127,6 +127,17 @@ class Settings(BaseSettings):
     slack_signing_secret: str | None = Field(default=None, repr=False)  # the Slack app's signing secret
     slack_agent_user_ids: list[str] = Field(default_factory=list)  # Slack users who are agents; others are customers
 
+    # --- scale-out (issue 16): many processes on one Redis or a Redis Cluster
+    # How long a turn keeps its place in its conversation's order without its process renewing it (a live process
+    # renews it every third of this while the turn waits or is scored). A process that dies holding turns
+    # delays that conversation's next turn by at most this long; one that stalls longer loses the turn's place
+    # and takes a new one.
+    turn_lease_s: float = Field(default=3.0, gt=0.1, le=60.0)
+    workers: int = Field(default=1, ge=1, le=64)  # `calmwatch serve` processes sharing the port (--workers)
+    # Connections one process may open to Redis (per node on a cluster); past it a command fails (503). A burst of
+    # connectors reconnecting to one worker needs hundreds at once; Redis's own maxclients is 10,000.
+    redis_max_connections: int = Field(default=1000, ge=8)
+
     # --- logging
     log_level: str = "INFO"
     log_format: Literal["auto", "json", "console"] = "auto"

@@ -13,22 +13,27 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import httpx
+import pytest
 
 from tests.conftest import free_port
-from tests.delivery.webhook_receiver import wait_for
+from tests.delivery.webhook_receiver import Receiver, angry, create_endpoint, start, wait_for
 from tests.paths import REPO_ROOT
 
 FURIOUS = "I hate this, it is the worst, absolutely terrible and disgusting service. I am furious!"
 
 
 @contextmanager
-def serve(state_dir: Path, port: int, **extra_env: str) -> Iterator[subprocess.Popen[bytes]]:
+def serve(
+    state_dir: Path, port: int, *args: str, log_path: Path | None = None, **extra_env: str
+) -> Iterator[subprocess.Popen[bytes]]:
     env = {**os.environ, "CALMWATCH_STATE_DIR": str(state_dir), "CALMWATCH_LOG_FORMAT": "json", **extra_env}
     env.pop("CALMWATCH_REDIS_URL", None)
-    cmd = [sys.executable, "-m", "monitor.cli", "serve", "--scorer", "vader", "--port", str(port)]
-    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    cmd = [sys.executable, "-m", "monitor.cli", "serve", "--scorer", "vader", "--port", str(port), *args]
+    stderr: Any = log_path.open("ab") if log_path else subprocess.PIPE
+    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=stderr)
     try:
         deadline = time.monotonic() + 60
         while True:
@@ -44,6 +49,8 @@ def serve(state_dir: Path, port: int, **extra_env: str) -> Iterator[subprocess.P
     finally:
         proc.send_signal(signal.SIGTERM)
         proc.wait(timeout=30)
+        if log_path:
+            stderr.close()
 
 
 def test_alerts_survive_a_restart_of_the_service() -> None:
@@ -114,3 +121,67 @@ def test_editing_the_rule_pack_changes_a_running_service() -> None:
         ]
         assert refused and refused[0]["rule"] == "anger" and refused[0]["field"] == "params.threshold"
         assert refused[0]["file"].endswith("default.yaml")
+
+
+def _embedded_servers(state_dir: Path) -> list[int]:
+    """Pids of Redis-protocol servers listening on the state dir's embedded socket (a server rewrites its process
+    title, so the socket is looked for anywhere in it)."""
+    socket_path = str(state_dir / "redis" / "redis.sock")
+    pids = []
+    for proc in Path("/proc").iterdir():
+        if not proc.name.isdigit():
+            continue
+        try:
+            args = (proc / "cmdline").read_bytes().split(b"\0")
+        except OSError:
+            continue
+        if socket_path.encode() in b" ".join(args):
+            pids.append(int(proc.name))
+    return pids
+
+
+@pytest.mark.slow
+def test_workers_share_the_port_one_embedded_redis_live_feeds_and_webhooks() -> None:
+    """`serve --workers 2`: one embedded Redis for both workers; every supervisor socket gets every alert,
+    whichever worker holds it; each webhook delivery arrives once."""
+    from websockets.sync.client import connect
+
+    receiver = Receiver().start()
+    with tempfile.TemporaryDirectory(prefix="cw-", dir="/tmp") as tmp:
+        state_dir, port = Path(tmp), free_port()
+        base, ws_base = f"http://127.0.0.1:{port}", f"ws://127.0.0.1:{port}"
+        log_path = state_dir / "serve.log"
+        try:
+            with serve(state_dir, port, "--workers", "2", log_path=log_path, CALMWATCH_WEBHOOK_POLL_S="0.05"):
+                wait_for(lambda: log_path.read_text().count('"calmwatch ready"') == 2, what="both workers ready")
+                assert len(_embedded_servers(state_dir)) == 1, "the embedded Redis is started once, by the parent"
+                with httpx.Client(base_url=base, timeout=10) as client:
+                    create_endpoint(client, receiver)
+                    sockets = [connect(f"{ws_base}/v1/alerts") for _ in range(6)]
+                    try:
+                        time.sleep(0.5)  # the feeds subscribe before the first alert
+                        raised = []
+                        for c in range(4):
+                            start(client, f"c{c}")
+                            raised += [a["id"] for a in angry(client, f"c{c}")]
+                        assert len(raised) >= 4
+                        for ws in sockets:
+                            got: list[str] = []
+                            while len(got) < len(raised):
+                                envelope = json.loads(ws.recv(timeout=10))
+                                if envelope["type"] == "alert":
+                                    got.append(envelope["alert"]["id"])
+                            assert sorted(got) == sorted(raised), "a socket missed an alert or got one twice"
+                    finally:
+                        for ws in sockets:
+                            ws.close()
+                wait_for(lambda: len(receiver.ids()) >= len(raised), what="the webhook deliveries")
+                time.sleep(1.0)  # a second delivery of any of them, if there were one, would arrive meanwhile
+                delivered = [body["data"]["id"] for body in receiver.bodies("alert.raised")]
+                assert sorted(delivered) == sorted(raised), "each alert is delivered once across the workers"
+                assert len(set(receiver.ids())) == len(receiver.ids())
+        finally:
+            receiver.stop()
+        ready = [json.loads(line) for line in log_path.read_text().splitlines() if '"calmwatch ready"' in line]
+        pids = {record.get("pid") for record in ready}
+        assert len(pids) == 2, "two worker processes served"

@@ -18,10 +18,12 @@ from monitor.schemas import (
     ConversationSnapshot,
     ConversationStart,
     Party,
+    ScoredReply,
     Severity,
     TurnRecord,
     TurnScores,
 )
+from monitor.state import ConversationStore, PendingTurn
 from tests.conftest import make_settings
 from tests.fakes import KeywordScorer
 
@@ -162,3 +164,37 @@ async def test_a_turn_not_in_english_is_stored_unscored_without_the_model(flushe
         assert (await off.handle_message(msg("m3", german))).scores.scored
     finally:
         await client.aclose()
+
+
+class DiesAfterCommit(ConversationStore):
+    """A store whose process 'dies' once between a turn's commit and its alerts reaching the stream."""
+
+    died = False
+
+    async def complete(self, conversation_id: str, stored: str, pending: PendingTurn) -> ScoredReply:
+        if not self.died:
+            self.died = True
+            raise ConnectionError("the process died here")
+        return await super().complete(conversation_id, stored, pending)
+
+
+async def test_alerts_of_a_turn_cut_off_after_its_commit_are_published_by_the_resend_once(
+    pipeline_and_clock: tuple[Pipeline, Clock], flushed_redis: str
+) -> None:
+    """A turn committed but cut off before its alert reached the stream: the connector's resend completes it (one
+    alert, the same reply), and the next turn is judged after it (the cooldown holds)."""
+    pipeline, _ = pipeline_and_clock
+    store, reader = pipeline.store, redis_client(flushed_redis)
+    pipeline.store = DiesAfterCommit(reader, ttl_s=3600, window=5, alert_maxlen=1000)
+    with pytest.raises(ConnectionError):
+        await pipeline.handle_message(msg("m1", "ridiculous and unacceptable"))
+    assert [t.message_id for t in await store.turns("c1")] == ["m1"], "the turn itself was committed"
+    assert await AlertLog(reader).since("0") == []
+    resent = await pipeline.handle_message(msg("m1", "ridiculous and unacceptable"))
+    assert [a.rule for a in resent.alerts] == ["anger"]
+    assert await pipeline.handle_message(msg("m1", "ridiculous and unacceptable")) == resent
+    later = await pipeline.handle_message(msg("m2", "ridiculous and unacceptable"))
+    assert later.alerts == [], "inside the cooldown of the completed turn's alert"
+    assert [a.id for a in await AlertLog(reader).since("0")] == [resent.alerts[0].id]
+    assert [t.message_id for t in await store.turns("c1")] == ["m1", "m2"]
+    await reader.aclose()

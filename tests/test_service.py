@@ -7,10 +7,12 @@ from typing import Any
 
 import httpx
 import pytest
+from fastapi import FastAPI
 from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import connect
 
-from tests.conftest import LiveServer
+from tests.conftest import LiveServer, make_settings
+from tests.fakes import KeywordScorer
 
 ANGRY = "This is ridiculous and unacceptable, I am furious"
 
@@ -271,3 +273,52 @@ def test_metrics_count_open_feed_and_nudge_sockets(live_server: LiveServer) -> N
     with connect(live_server.ws + "/v1/alerts"), connect(live_server.ws + "/v1/agents/a1/nudges"):
         wait_for(lambda: clients("alerts") == "1.0" and clients("nudges") == "1.0", what="both sockets counted")
     wait_for(lambda: clients("alerts") == "0.0" and clients("nudges") == "0.0", what="both sockets released")
+
+
+def test_stream_events_enter_the_pipeline_in_the_order_read(live_server: LiveServer) -> None:
+    """A start whose rate-limit check is slow still enters the pipeline before the messages read after it, and
+    the messages stay in order: none is refused as unknown, none overtakes another."""
+    import asyncio
+
+    app = live_server.server.config.app
+    assert isinstance(app, FastAPI)
+    runtime = app.state.runtime
+    take, calls = runtime.auth.take, [0]
+
+    async def slow_first(principal: Any) -> None:
+        calls[0] += 1
+        if calls[0] == 1:
+            await asyncio.sleep(0.3)  # the start's check comes back after the messages'
+        await take(principal)
+
+    runtime.auth.take = slow_first
+    try:
+        with connect(live_server.ws + "/v1/stream") as ws:
+            people = {"customer": {"id": "u1", "name": "Ana"}, "agent": {"id": "a1", "name": "Jo"}}
+            ws.send(json.dumps({"type": "conversation.start", "conversation_id": "o1", **people}))
+            for i in range(4):
+                ws.send(json.dumps({"type": "message", "conversation_id": "o1", "message_id": f"m{i}",
+                                    "role": "customer", "text": f"message {i}"}))  # fmt: skip
+            replies = [json.loads(ws.recv(timeout=10)) for _ in range(5)]
+    finally:
+        runtime.auth.take = take
+    assert [r["type"] for r in replies] == ["conversation.started"] + ["scored"] * 4
+    stored = httpx.get(f"{live_server.http}/v1/conversations/o1", timeout=10).json()["turns"]
+    assert [t["message_id"] for t in stored] == ["m0", "m1", "m2", "m3"]
+
+
+def test_a_full_scoring_queue_is_answered_with_the_message_id(flushed_redis: str) -> None:
+    """With a scoring queue of one, a burst on the stream gets `overloaded` answers, each naming its message, so
+    the connector knows which turns to resend."""
+    settings = make_settings(flushed_redis, score_queue_max=1, batch_max_size=1)
+    with LiveServer(settings, KeywordScorer()) as server, connect(server.ws + "/v1/stream") as ws:
+        people = {"customer": {"id": "u1", "name": "Ana"}, "agent": {"id": "a1", "name": "Jo"}}
+        for c in range(20):
+            ws.send(json.dumps({"type": "conversation.start", "conversation_id": f"q{c}", **people}))
+        for c in range(20):
+            ws.send(json.dumps({"type": "message", "conversation_id": f"q{c}", "message_id": f"m{c}",
+                                "role": "customer", "text": ANGRY}))  # fmt: skip
+        answers = [json.loads(ws.recv(timeout=10)) for _ in range(40)][20:]
+    refused = [a for a in answers if a.get("code") == "overloaded"]
+    assert refused, "the burst overflows a queue of one"
+    assert all(a.get("message_id") == f"m{i}" for i, a in enumerate(answers) if a in refused)

@@ -2,19 +2,23 @@
 
 Events are processed concurrently (so turns of different conversations share scorer batches) but answered in
 order: each event becomes a task, and a sender awaits the tasks first-in, first-out. Turns of one conversation
-stay in order because the pipeline serialises them. At most ``MAX_IN_FLIGHT`` events are processed at once per
-connection; an event beyond that is answered ``overloaded`` (in its place in the order) without being
-processed, so the connector resends it later. The connection keeps being read meanwhile: a server that stops
-reading never reads the client's keepalive pongs either, and the client closes a healthy connection with
-1011. Only when ``MAX_QUEUED_ANSWERS`` answers wait to be sent (a client that does not read them) does the
-service stop reading, which is TCP backpressure and bounds the memory a connection holds.
+stay in order because the pipeline serialises them in the order they enter it, and events enter it in the
+order they were read: an event whose rate-limit check came back first still waits for the events read before
+it (:class:`_EntryOrder`), so a message never overtakes its conversation's start or an earlier turn. At most
+``MAX_IN_FLIGHT`` events are processed at once per connection; an event beyond that is answered ``overloaded``
+(in its place in the order) without being processed, so the connector resends it later. The connection keeps
+being read meanwhile: a server that stops reading never reads the client's keepalive pongs either, and the
+client closes a healthy connection with 1011. Only when ``MAX_QUEUED_ANSWERS`` answers wait to be sent (a
+client that does not read them) does the service stop reading, which is TCP backpressure and bounds the memory
+a connection holds.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-from typing import Annotated, Any
+from collections.abc import Coroutine
+from typing import Annotated, Any, TypeVar
 
 import structlog
 from fastapi import APIRouter, Depends
@@ -29,6 +33,7 @@ from monitor.runtime import Runtime
 from monitor.schemas import ChatMessage, ConversationStart
 
 router = APIRouter(prefix="/v1", tags=["stream"])
+_T = TypeVar("_T")
 log = structlog.get_logger("ingest")
 
 MAX_IN_FLIGHT = 256
@@ -40,7 +45,45 @@ OVERLOADED_RETRY_AFTER_S = 0.5
 CLOSE_TOO_BIG = 1009
 
 
-async def _answer(rt: Runtime, raw: str | bytes, principal: Principal) -> dict[str, Any]:
+class _EntryOrder:
+    """Per connection: events enter the pipeline in the order they were read. Each event gets the future of the
+    one read before it and its own, set once it has entered the pipeline (or will not: an error before)."""
+
+    def __init__(self) -> None:
+        self._last: asyncio.Future[None] | None = None
+
+    def next(self) -> tuple[asyncio.Future[None] | None, asyncio.Future[None]]:
+        previous, mine = self._last, asyncio.get_running_loop().create_future()
+        self._last = mine
+        return previous, mine
+
+
+def _entered(previous: asyncio.Future[None] | None, mine: asyncio.Future[None]) -> None:
+    """Let the next event in once the previous one is in (at once if it is)."""
+    if mine.done():
+        return
+    if previous is None or previous.done():
+        mine.set_result(None)
+    else:
+        previous.add_done_callback(lambda _: None if mine.done() else mine.set_result(None))
+
+
+async def _in_order(
+    previous: asyncio.Future[None] | None, mine: asyncio.Future[None], work: Coroutine[Any, Any, _T]
+) -> _T:
+    """Run ``work`` once the event read before has entered the pipeline, and let the next one in as soon as
+    ``work`` has taken its place there (its first step runs up to the conversation's lock, which is FIFO)."""
+    if previous is not None:
+        await previous
+    task = asyncio.ensure_future(work)
+    await asyncio.sleep(0)
+    _entered(previous, mine)
+    return await task
+
+
+async def _answer(
+    rt: Runtime, raw: str | bytes, principal: Principal, order: tuple[asyncio.Future[None] | None, asyncio.Future[None]]
+) -> dict[str, Any]:
     event: StreamEvent | None = None
     try:
         event = parse_stream_event(raw)
@@ -50,19 +93,21 @@ async def _answer(rt: Runtime, raw: str | bytes, principal: Principal) -> dict[s
             exc.message_id = getattr(event, "message_id", None)
             raise
         if isinstance(event, ChatMessage):
-            reply = await rt.pipeline.handle_message(event)
+            reply = await _in_order(*order, rt.pipeline.handle_message(event))
             return {"type": "scored", **reply.model_dump(mode="json")}
         if isinstance(event, ConversationStart):
-            meta, created = await rt.pipeline.start_conversation(event)
+            meta, created = await _in_order(*order, rt.pipeline.start_conversation(event))
             return {
                 "type": "conversation.started",
                 "conversation_id": meta.conversation_id,
                 "created": created,
             }
         assert isinstance(event, ConversationEnd)
-        meta = await rt.pipeline.end_conversation(event)
+        meta = await _in_order(*order, rt.pipeline.end_conversation(event))
         return {"type": "conversation.ended", "conversation_id": meta.conversation_id}
     except IngestError as exc:
+        if exc.message_id is None:  # e.g. the scorer's queue is full: the connector must know which turn to resend
+            exc.message_id = getattr(event, "message_id", None)
         return _error_answer(rt, exc)
     except REDIS_UNAVAILABLE as exc:  # an outage: the same event may well succeed in a moment
         log.warning("redis unavailable; stream event answered unavailable", error=str(exc))
@@ -74,6 +119,8 @@ async def _answer(rt: Runtime, raw: str | bytes, principal: Principal) -> dict[s
     except Exception:  # one bad event must never take the connection (or other connectors) down
         log.exception("unexpected error handling a stream event")
         return {"type": "error", "code": "internal_error", "detail": "the event could not be processed"}
+    finally:
+        _entered(*order)
 
 
 def _error_answer(rt: Runtime, exc: IngestError) -> dict[str, Any]:
@@ -148,6 +195,7 @@ async def _read_events(
     """Read events until the client leaves, queueing one answer per event (see the module's docstring)."""
     limit = rt.settings.max_frame_bytes
     loop = asyncio.get_running_loop()
+    order = _EntryOrder()
     while True:
         message = await websocket.receive()
         if message["type"] == "websocket.disconnect":
@@ -163,7 +211,7 @@ async def _read_events(
             answer = loop.create_future()
             answer.set_result(_overloaded_answer(rt, raw))
         else:
-            task = asyncio.create_task(_answer(rt, raw, principal))
+            task = asyncio.create_task(_answer(rt, raw, principal, order.next()))
             processing.add(task)
             task.add_done_callback(processing.discard)
             answer = task

