@@ -16,6 +16,7 @@ from pathlib import Path
 
 import pytest
 import redis
+import structlog
 import uvicorn
 
 from monitor.app import create_app
@@ -23,6 +24,15 @@ from monitor.redis_server import EmbeddedRedis
 from monitor.settings import Settings
 from tests.fakes import KeywordScorer
 from tests.paths import REPO_ROOT
+
+
+@pytest.fixture(autouse=True)
+def _structlog_config_restored() -> Iterator[None]:
+    """A command run in-process (``main(["erase", ...])``) configures structlog for the whole process, caching
+    loggers at WARNING on first use; later tests that capture logs would then see nothing. Put it back."""
+    saved = structlog.get_config()
+    yield
+    structlog.configure(**saved)
 
 
 @pytest.fixture(scope="session")
