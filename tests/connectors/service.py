@@ -23,15 +23,19 @@ def wait_for(what: Callable[[], Any], *, timeout_s: float = WAIT_S, message: str
         time.sleep(0.05)
 
 
-def conversation(client: httpx.Client, cid: str, *, turns: int) -> dict[str, Any]:
-    """The conversation once it holds ``turns`` scored turns."""
+def conversation(client: httpx.Client, cid: str, *, turns: int, alerts: int = 0) -> dict[str, Any]:
+    """The conversation once it holds ``turns`` scored turns and at least ``alerts`` alerts (a turn's alerts are
+    written in the steps after its commit, so they may show a moment after the turn does)."""
 
     def read() -> dict[str, Any] | None:
         response = client.get(f"/v1/conversations/{cid}")
         if response.status_code != 200:
             return None
         body: dict[str, Any] = response.json()
-        return body if len(body["turns"]) >= turns else None
+        return body if len(body["turns"]) >= turns and len(body["alerts"]) >= alerts else None
 
-    result: dict[str, Any] = wait_for(read, message=f"{turns} turns in {cid}")
+    wait_for(read, message=f"{turns} turns and {alerts}+ alerts in {cid}")
+    # Past the last turn's follow-up steps (milliseconds): the alerts read now are all the turns raised.
+    time.sleep(0.3)
+    result: dict[str, Any] = wait_for(read, message=f"{turns} turns and {alerts}+ alerts in {cid}")
     return result

@@ -116,7 +116,7 @@ def test_sample_payload_is_scored_and_raises_an_alert(service: LiveServer, sampl
         answer = client.post(url, content=sample.body, headers=sample.headers(SECRETS[SECRET_OF[sample.platform]], url))
         assert answer.status_code == 200, answer.text
         assert answer.json()["queued"] >= 1
-        detail = conversation(client, sample.conversation_id, turns=sample.turns)
+        detail = conversation(client, sample.conversation_id, turns=sample.turns, alerts=1)
         assert detail["turns"][0]["role"] == sample.role
         assert any(a["rule"] == "anger" for a in detail["alerts"]), detail["alerts"]
         again = client.post(url, content=sample.body, headers=sample.headers(SECRETS[SECRET_OF[sample.platform]], url))

@@ -90,7 +90,7 @@ def test_escalating_conversation_gets_one_private_note_per_alert(
         for number, (kind, text) in enumerate(ESCALATING, start=1):
             answer = send(client, message(number, kind, text))
             assert answer.status_code == 200 and answer.json()["queued"] == 1
-        detail = conversation(client, CID, turns=len(ESCALATING))
+        detail = conversation(client, CID, turns=len(ESCALATING), alerts=1)
         assert [t["role"] for t in detail["turns"]] == ["customer", "agent", "customer", "customer", "customer"]
         assert detail["meta"]["customer"]["name"] == "Dana Kowalczyk" and detail["meta"]["agent"]["name"] == "Ravi"
         expected = noted(detail["alerts"])
@@ -137,7 +137,7 @@ def test_note_that_reached_chatwoot_but_lost_its_answer_is_not_posted_twice(
     with httpx.Client(base_url=service.http) as client:
         send(client, fixture("chatwoot_conversation_created.json"))
         send(client, message(1, "incoming", "This is ridiculous and unacceptable, I am furious"))
-        detail = conversation(client, CID, turns=1)
+        detail = conversation(client, CID, turns=1, alerts=1)
         expected = noted(detail["alerts"])
         assert expected
         wait_for(lambda: len(fake_chatwoot.notes) >= len(expected), message="the notes")
@@ -151,7 +151,7 @@ def test_failed_note_is_retried(service: LiveServer, fake_chatwoot: FakeChatwoot
     with httpx.Client(base_url=service.http) as client:
         send(client, fixture("chatwoot_conversation_created.json"))
         send(client, message(1, "incoming", "This is ridiculous and unacceptable, I am furious"))
-        expected = noted(conversation(client, CID, turns=1)["alerts"])
+        expected = noted(conversation(client, CID, turns=1, alerts=1)["alerts"])
         wait_for(lambda: len(fake_chatwoot.notes) == len(expected), message="the retried notes")
         assert fake_chatwoot.fail_next == 0
 
