@@ -108,6 +108,8 @@ class LiveServer:
     def __exit__(self, *exc: object) -> None:
         self.server.should_exit = True
         self.thread.join(timeout=30)
+        # A service left running would go on consuming the shared Redis's groups and steal the next test's work.
+        assert not self.thread.is_alive(), "the service did not stop within 30 s"
 
 
 def make_settings(redis_url: str, **overrides: object) -> Settings:
