@@ -111,7 +111,10 @@ def test_receiver_down_and_service_restarted_then_every_alert_arrives(state_dir:
         service.stop()
         service.start()
         receiver.start()
-        wait_for(lambda: {b["data"]["id"] for b in receiver.bodies()} >= set(alert_ids), what="every alert")
+        # A delivery the stopped process had just claimed is retried once its claim lapses (2 x the webhook
+        # timeout + 30 s = 50 s by default), not at once: wait that long before calling it lost.
+        every = lambda: {b["data"]["id"] for b in receiver.bodies()} >= set(alert_ids)  # noqa: E731
+        wait_for(every, timeout=75, what="every alert")
         assert set(receiver.ids()) == ids_before
         assert all(r["verified_by"] == [endpoint["secret"]] for r in receiver.received)
     finally:
