@@ -40,6 +40,7 @@ from monitor.scoring.batching import MicroBatcher
 from monitor.scoring.chunking import TOKEN_BUDGET, padded_chunks
 from monitor.scoring.cpu import cpu_info
 from monitor.scoring.emphasis import emphasis_features
+from monitor.scoring.normalize import model_text
 from monitor.scoring.onnx_model import OnnxEmotionScorer, scores_from_logits
 from monitor.scoring.vader import VaderSentiment
 from monitor.settings import Settings
@@ -67,9 +68,8 @@ class TorchScorer:
     def logits(self, texts: Sequence[str]) -> np.ndarray:
         import torch
 
-        ids: list[list[int]] = self._tokenizer(list(texts), truncation=True, max_length=self.meta.max_length)[
-            "input_ids"
-        ]
+        texts = [model_text(t, self.meta.text_normalization) for t in texts]
+        ids: list[list[int]] = self._tokenizer(texts, truncation=True, max_length=self.meta.max_length)["input_ids"]
         feats = torch.tensor([emphasis_features(t) for t in texts], dtype=torch.float32)
         out = np.zeros((len(texts), len(self.meta.outputs)), dtype=np.float32)
         with torch.inference_mode():

@@ -23,6 +23,7 @@ import numpy as np
 from monitor.scoring import VaderSentiment
 from monitor.scoring.artifact import default_artifact_dir
 from monitor.scoring.onnx_model import OnnxEmotionScorer
+from monitor.training.augment import HELD_OUT, SWAP_GROUPS
 from monitor.training.corpora import (
     ANGER_COLUMN,
     CORPORA,
@@ -42,6 +43,14 @@ EXAMPLES = (
     "I am furious.",
     "I am a little disappointed with the delay",
     "Thanks so much, that fixed it!",
+)
+
+#: Sentences for the vocabulary probe: each word of a swap group, and each held-out word, in the same frames.
+PROBE_FRAMES = (
+    "I am {}.",
+    "I'm {} about this.",
+    "Honestly I am {} with how this has been handled.",
+    "I'm {}, my order is late again.",
 )
 
 
@@ -144,8 +153,28 @@ def evaluate(data_dir: Path, artifact: Path, splits: Sequence[str]) -> tuple[dic
     results["customer_service"] = customer_service(scorer)
     results["examples"] = {t: {"anger": round(s.anger, 4), "frustration": round(s.frustration, 4)}
                            for t, s in zip(EXAMPLES, scorer.score(list(EXAMPLES)), strict=True)}  # fmt: skip
+    results["vocabulary_probe"] = vocabulary_probe(scorer)
     results["onnx"] = scorer.meta.onnx
     return results, curves
+
+
+def vocabulary_probe(scorer: OnnxEmotionScorer) -> dict[str, Any]:
+    """Mean score and share over 0.5 of the probe sentences, for the words the word-swap augmentation teaches
+    (``SWAP_GROUPS``) and for same-meaning words it never shows (``HELD_OUT``): the gap says whether the swap
+    taught the meaning or only the listed words. Anger words are read on ``anger``, frustration words on
+    ``frustration``."""
+    out: dict[str, Any] = {}
+    for group in SWAP_GROUPS:
+        for kind, words in (("taught", SWAP_GROUPS[group]), ("held_out", HELD_OUT[group])):
+            texts = [frame.format(w) for w in words for frame in PROBE_FRAMES]
+            values = np.asarray([getattr(s, group) for s in scorer.score(texts)])
+            per_word = values.reshape(len(words), len(PROBE_FRAMES)).mean(axis=1)
+            out[f"{group}/{kind}"] = {
+                "mean": round(float(values.mean()), 4),
+                "share_over_0.5": round(float(np.mean(values > 0.5)), 4),
+                "per_word": {w: round(float(v), 4) for w, v in zip(words, per_word, strict=True)},
+            }
+    return out
 
 
 def customer_service(scorer: OnnxEmotionScorer) -> dict[str, Any]:
@@ -208,7 +237,8 @@ def main() -> None:
     args.out.write_text(json.dumps(results, indent=2) + "\n")
     reliability_plot(curves, args.plot)
     print(markdown_table(results))
-    print(json.dumps({"customer_service": results["customer_service"], "examples": results["examples"]}, indent=2))
+    summary = ("customer_service", "examples", "vocabulary_probe")
+    print(json.dumps({k: results[k] for k in summary}, indent=2))
 
 
 if __name__ == "__main__":

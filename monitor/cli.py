@@ -144,6 +144,14 @@ def _add_train(sub: Subparsers) -> None:
     p.add_argument("--threads", type=int, default=2, help="torch CPU threads")
     p.add_argument("--limit", type=int, default=None, help="use only the first N rows of each corpus split (smoke)")
     p.add_argument("--no-emphasis", action="store_true", help="leave the emphasis features out (the ablation)")
+    p.add_argument(
+        "--no-augment", action="store_true",
+        help="no word-swap copies of the training texts (the ablation; monitor/training/augment.py)",
+    )  # fmt: skip
+    p.add_argument(
+        "--strip-handles", action="store_true",
+        help="drop @handles and links from every text, in training and serving (ablation; scoring/normalize.py)",
+    )  # fmt: skip
     p.add_argument("--no-export", action="store_true", help="skip model.onnx (write it later with calmwatch export)")
     p.set_defaults(handler=_cmd_train)
 
@@ -159,6 +167,12 @@ def _cmd_train(args: argparse.Namespace) -> int:
         seed=args.seed, threads=args.threads, limit=args.limit, resume=args.resume,
         emphasis=not args.no_emphasis, export=not args.no_export,
     )  # fmt: skip
+    if args.strip_handles:
+        from monitor.scoring.normalize import HANDLES_AND_LINKS
+
+        config.normalization = HANDLES_AND_LINKS
+    if args.no_augment:
+        config.augment_copies = 0
     if args.limit is not None:
         config.epoch_samples = {name: min(n, 4 * args.limit) for name, n in config.epoch_samples.items()}
     train(config)

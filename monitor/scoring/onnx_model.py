@@ -26,6 +26,7 @@ from monitor.scoring.artifact import ONNX_FILE, TOKENIZER_FILE, ArtifactMeta, re
 from monitor.scoring.chunking import TOKEN_BUDGET, padded_chunks
 from monitor.scoring.cpu import CpuInfo, choose_graph, cpu_info
 from monitor.scoring.emphasis import EMPHASIS_FEATURES, emphasis_features
+from monitor.scoring.normalize import NORMALIZATIONS, model_text
 from monitor.scoring.vader import VaderSentiment
 
 #: An optional fp32 graph beside the int8 one, for CPUs without int8 dot products (``calmwatch export --fp32``).
@@ -93,21 +94,29 @@ class OnnxEmotionScorer:
             raise ModelArtifactError(
                 f"{artifact_dir}: emphasis features {self.meta.emphasis_features} are not this version's"
             )
+        if self.meta.text_normalization not in NORMALIZATIONS:
+            raise ModelArtifactError(
+                f"{artifact_dir}: text normalization {self.meta.text_normalization!r} is not this version's"
+            )
         self._vader = VaderSentiment()
         log.info("scorer_loaded", artifact=str(artifact_dir), precision=self.precision, threads=self.threads,
                  cpu=cpu.summary())  # fmt: skip
 
     def token_ids(self, texts: Sequence[str]) -> list[list[int]]:
-        """Word-piece ids per text, truncated to the artifact's ``max_length``."""
-        return [encoding.ids for encoding in self._tokenizer.encode_batch(list(texts))]
+        """Word-piece ids per text as the network reads it (normalised, truncated to the artifact's ``max_length``)."""
+        return self._encode([model_text(t, self.meta.text_normalization) for t in texts])
+
+    def _encode(self, model_texts: list[str]) -> list[list[int]]:
+        return [encoding.ids for encoding in self._tokenizer.encode_batch(model_texts)]
 
     def logits(self, texts: Sequence[str]) -> np.ndarray:
         """Raw logits, shape ``(len(texts), outputs)``, in input order (the benchmark's "raw model" path)."""
         out = np.zeros((len(texts), len(self.meta.outputs)), dtype=np.float32)
         if not texts:
             return out
-        ids = self.token_ids(texts)
-        features = np.asarray([emphasis_features(t)[: self._n_features] for t in texts], dtype=np.float32)
+        model_texts = [model_text(t, self.meta.text_normalization) for t in texts]
+        ids = self._encode(model_texts)
+        features = np.asarray([emphasis_features(t)[: self._n_features] for t in model_texts], dtype=np.float32)
         features = features.reshape(len(texts), self._n_features)
         budget = 0 if self.precision == "int8" else TOKEN_BUDGET  # 0: one row per run (see the module docstring)
         for rows, input_ids, mask in padded_chunks(ids, budget, self._pad_id):

@@ -38,17 +38,11 @@ def test_stated_fury_scores_angry_and_more_so_with_a_third_time() -> None:
     assert furious.anger > 0.5 and third.anger > furious.anger
 
 
-KNOWN_MISS = (
-    "known miss, measured in models/README.md (Limits): 'livid' reaches the encoder as the word pieces 'liv ##id', "
-    "which the base model does not relate to anger, and the training data has one such comment, labelled calm; "
-    "the chasing example scores just under 0.5 (the repeat_contact rule flags it)"
-)
-
-
-@pytest.mark.xfail(strict=True, reason=KNOWN_MISS)
 @pytest.mark.parametrize("text", ["I'm livid. Absolutely livid.", "I have asked FIVE times and nobody cares"])
 def test_angry_turns_without_common_anger_words_score_angry(text: str) -> None:
-    """The issue's two examples should score anger over 0.5; both are still under it (strict: a pass is news)."""
+    """The issue's two examples score anger over 0.5. "livid" is one of the word-swap augmentation's words
+    (monitor/training/augment.py), so this checks that the augmentation shipped, not that the model generalises:
+    the held-out words of models/evaluate.py's vocabulary probe measure that."""
     [scores] = load_scorer("model").score([text])
     assert scores.anger > 0.5
 

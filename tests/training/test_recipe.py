@@ -80,6 +80,18 @@ def test_the_operating_point_moves_to_the_best_f1_and_respects_the_calm_set() ->
     assert operating_point_shift(z, truth, groups, np.arange(20, 25)) < 1.0  # calm rows at -1 must stay below 0.5
 
 
+def test_a_tolerance_raises_the_alerting_point_only_as_far_as_f1_allows() -> None:
+    """One positive of 20 sits low (z=-2.5), just above 9 negatives: the F1-best point (F1 1.0) sits right under
+    it; leaving it out costs 0.026 of F1, so with a tolerance of 0.05 the alerting point rises to the others."""
+    z = np.array([-1.0] * 19 + [-2.5] + [-2.6] * 9 + [-3.0] * 20)
+    truth = np.array([True] * 20 + [False] * 29)
+    groups = [(np.arange(len(z)), 1.0)]
+    strict = operating_point_shift(z, truth, groups, None)
+    tolerant = operating_point_shift(z, truth, groups, None, tolerance=0.05)
+    assert -2.5 + strict >= 0.0 > -2.6 + strict  # every positive caught, no negative
+    assert -1.0 + tolerant >= 0.0 > -2.5 + tolerant  # 19 of 20 caught (F1 0.974): the highest such point
+
+
 def _config(tmp_path: Path, name: str, **overrides: object) -> TrainConfig:
     base: dict[str, object] = {
         "data_dir": DATA,
