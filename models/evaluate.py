@@ -154,8 +154,27 @@ def evaluate(data_dir: Path, artifact: Path, splits: Sequence[str]) -> tuple[dic
     results["examples"] = {t: {"anger": round(s.anger, 4), "frustration": round(s.frustration, 4)}
                            for t, s in zip(EXAMPLES, scorer.score(list(EXAMPLES)), strict=True)}  # fmt: skip
     results["vocabulary_probe"] = vocabulary_probe(scorer)
+    conversations = data_dir / "support-conversations" / "conversations.json"
+    if conversations.is_file():
+        results["handles"] = handle_effect(scorer, conversations)
     results["onnx"] = scorer.meta.onnx
     return results, curves
+
+
+def handle_effect(scorer: OnnxEmotionScorer, conversations: Path) -> dict[str, Any]:
+    """How much an @handle or a link adds: the first turn of each real support conversation (a tweet to a brand),
+    as written and without its handles and links, and the share of each over 0.6 (the rule pack's warning
+    level). Unlabelled data: this says what a handle does to the scores, not whether they are right."""
+    from monitor.scoring.normalize import HANDLES_AND_LINKS, model_text
+
+    firsts = [c["dialogContent"][0]["message"] for c in json.loads(conversations.read_text())]
+    out: dict[str, Any] = {"turns": len(firsts)}
+    stripped = [model_text(t, HANDLES_AND_LINKS) for t in firsts]
+    for name, texts in (("as_written", firsts), ("without_handles", stripped)):
+        scored = scorer.score(texts)
+        for score in ("anger", "frustration"):
+            out[f"{name}/{score}_over_0.6"] = round(float(np.mean([getattr(x, score) > 0.6 for x in scored])), 4)
+    return out
 
 
 def vocabulary_probe(scorer: OnnxEmotionScorer) -> dict[str, Any]:
@@ -237,8 +256,8 @@ def main() -> None:
     args.out.write_text(json.dumps(results, indent=2) + "\n")
     reliability_plot(curves, args.plot)
     print(markdown_table(results))
-    summary = ("customer_service", "examples", "vocabulary_probe")
-    print(json.dumps({k: results[k] for k in summary}, indent=2))
+    summary = ("customer_service", "examples", "vocabulary_probe", "handles")
+    print(json.dumps({k: results[k] for k in summary if k in results}, indent=2))
 
 
 if __name__ == "__main__":

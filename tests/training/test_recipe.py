@@ -132,3 +132,25 @@ def test_resume_refuses_a_checkpoint_from_another_recipe(tmp_path: Path) -> None
     shutil.copytree(tmp_path / "a" / "checkpoints", tmp_path / "b" / "checkpoints")
     with pytest.raises(SystemExit, match="different recipe"):
         train(_config(tmp_path, "b", epochs=1, lr=5e-5, resume=True))
+
+
+@pytest.mark.slow
+def test_recalibrate_refits_the_dev_parts_and_leaves_the_weights(tmp_path: Path) -> None:
+    """``python -m monitor.training.recalibrate``: new thresholds and calibration from the artifact's own weights on
+    dev, the old calibration kept in the record, every checksummed file untouched, and the same answer twice."""
+    from monitor.training.recalibrate import recalibrate
+
+    train(_config(tmp_path, "run", epochs=1, export=True))
+    artifact = tmp_path / "run" / "artifact"
+    before = read_meta(artifact)
+    first = recalibrate(artifact, DATA, threads=1)
+    assert first.sha256 == before.sha256 and all(
+        sha256_file(artifact / name) == digest for name, digest in before.sha256.items() if ":" not in name
+    )
+    record = first.training["recalibrated"]
+    assert record["calibration_before"]["frustration"] == before.frustration.to_json()
+    assert record["operating_point_tolerance"] == {"anger": 0.0, "frustration": 0.01}
+    again = recalibrate(artifact, DATA, threads=1)
+    assert again.anger == first.anger and again.frustration == first.frustration
+    assert read_meta(artifact).thresholds == first.thresholds
+    assert load_scorer("model", artifact).score(["I am furious"])[0].anger >= 0.0
