@@ -20,8 +20,8 @@ import re
 HANDLES_AND_LINKS = "handles-links/1"
 NORMALIZATIONS: tuple[str, ...] = ("", HANDLES_AND_LINKS)
 
-# A handle: "@" + word characters, not inside an e-mail address (that is the redactor's business).
-_HANDLE = re.compile(r"(?<![\w.])@\w{1,30}")
+#: A handle: "@" + word characters, not inside an e-mail address (that is the redactor's business).
+HANDLE = re.compile(r"(?<![\w.])@\w{1,30}")
 # Links with a scheme or a www. prefix; "https: //host" (a space after the colon) occurs in the real chats too.
 _LINK = re.compile(r"\b(?:https?:\s?//|www\.)\S+", re.IGNORECASE)
 _SPACES = re.compile(r"[ \t]{2,}")
@@ -36,5 +36,5 @@ def model_text(text: str, normalization: str = HANDLES_AND_LINKS) -> str:
         return text
     if normalization != HANDLES_AND_LINKS:
         raise ValueError(f"unknown text normalization {normalization!r}; expected one of {NORMALIZATIONS}")
-    stripped = _SPACES.sub(" ", _LINK.sub(" ", _HANDLE.sub(" ", text))).strip()
+    stripped = _SPACES.sub(" ", _LINK.sub(" ", HANDLE.sub(" ", text))).strip()
     return stripped or text

@@ -30,6 +30,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from monitor.scoring.normalize import HANDLE
 from monitor.training.corpora import LabelledSet
 
 #: Words that stand for one another, by group. Only one-word adjectives and participles, so a swap keeps the
@@ -40,7 +41,6 @@ SWAP_GROUPS: dict[str, tuple[str, ...]] = {
 }
 #: Same-meaning words deliberately left out of :data:`SWAP_GROUPS`: the generalisation probe.
 HELD_OUT: dict[str, tuple[str, ...]] = {"anger": ("irate", "seething", "incensed"), "frustration": ("vexed",)}
-_HANDLE = re.compile(r"(?<![\w.])@\w{1,30}")
 #: Copies made of each text that uses a group word (each with a different substitute).
 COPIES = 4
 
@@ -125,10 +125,10 @@ def address_calm_queries(sets: Sequence[LabelledSet], seed: int) -> list[Labelle
 
     Needs complaints-xci among ``sets`` (the handles and the rate come from it); without it, nothing changes."""
     xci = next((s for s in sets if s.corpus == "complaints-xci"), None)
-    handles = [h for t in xci.texts for h in _HANDLE.findall(t)] if xci is not None else []
+    handles = [h for t in xci.texts for h in HANDLE.findall(t)] if xci is not None else []
     if not handles or xci is None:
         return list(sets)
-    rate = float(np.mean([bool(_HANDLE.search(t)) for t in xci.texts]))
+    rate = float(np.mean([bool(HANDLE.search(t)) for t in xci.texts]))
     rng = np.random.default_rng(seed)
     out = []
     for s in sets:
