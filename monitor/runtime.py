@@ -32,6 +32,7 @@ from redis.asyncio.client import Pipeline as RedisPipeline
 from monitor.acks import AckStore
 from monitor.alerts import AlertLog
 from monitor.auth import Authenticator
+from monitor.background import cancel_and_wait
 from monitor.connectors import ConnectorServices
 from monitor.delivery.webhooks import WebhookDispatcher
 from monitor.delivery.websockets import LiveHub
@@ -355,30 +356,8 @@ async def open_runtime(settings: Settings, *, scorer: Scorer | None = None) -> A
                 yield runtime
             finally:
                 runtime.connectors.stop()  # at once, so the other tasks' shutdown is not delayed by theirs
-                await _cancel_all(runtime.tasks)
+                await cancel_and_wait(runtime.tasks)
                 await runtime.connectors.aclose()
-
-
-async def _cancel_all(tasks: list[asyncio.Task[Any]], *, patience_s: float = 10.0) -> None:
-    """Cancel the background tasks and wait for them, cancelling again those still running.
-
-    Why again: redis-py 8.1 can swallow a cancellation that arrives while a connection is being set up, and
-    the task then carries on to its next command; a service that never finished stopping would keep consuming
-    its Redis groups beside its successor. A repeated cancel lands at that next await."""
-    for task in tasks:
-        task.cancel()
-    deadline = asyncio.get_running_loop().time() + patience_s
-    pending = {t for t in tasks if not t.done()}
-    while pending:
-        _, pending = await asyncio.wait(pending, timeout=0.5)
-        if asyncio.get_running_loop().time() > deadline:
-            log.error("background tasks did not stop", tasks=[t.get_name() for t in pending])
-            break
-        for task in pending:
-            task.cancel()
-    for task in tasks:
-        if task.done() and not task.cancelled() and task.exception() is not None:
-            log.warning("background task ended with an error", task=task.get_name(), error=str(task.exception()))
 
 
 def _reload_rules_on_sighup(rules: RuleReloader) -> None:

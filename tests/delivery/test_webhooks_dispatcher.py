@@ -3,12 +3,15 @@ restarts, slow endpoints hold only their own lane, failing ones are retried, dis
 
 from __future__ import annotations
 
+import contextlib
 import json
 import threading
 import time
 from datetime import UTC, datetime
+from typing import Any
 
 import httpx
+import pytest
 import redis
 
 from monitor import redis_keys
@@ -240,3 +243,112 @@ def test_two_service_processes_share_the_work_without_double_sending(flushed_red
         wait_for(lambda: len(receiver.received) >= len(alert_ids), what="every alert")
         assert sorted(b["data"]["id"] for b in receiver.bodies()) == sorted(alert_ids)
         assert len(set(receiver.ids())) == len(receiver.ids()) and all(r["verified_by"] for r in receiver.received)
+
+
+def _alert(alert_id: str) -> Alert:
+    return Alert(id=alert_id, rule="anger", severity="warning", conversation_id="c", message_id="m", agent_id="a",
+                 audience=["agent"], nudge="n", reason="r", created_at=datetime.now(UTC))  # fmt: skip
+
+
+async def test_a_scheduling_loop_that_swallows_its_cancellation_leaves_no_delivery_leased(
+    flushed_redis: str, receiver: Receiver, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """redis-py can swallow a cancellation (see monitor.background). The scheduling loop here swallows it inside
+    a claim, so it claims a delivery while the dispatcher is stopping. That delivery must be attempted with a
+    client still open, or handed back due now, never left leased (undelivered for a whole lease after a restart)
+    with its attempt crashed on a closed client."""
+    import asyncio
+
+    from redis.asyncio import Redis
+
+    from monitor.delivery.webhooks import WebhookDispatcher
+
+    redis_client = Redis.from_url(flushed_redis, decode_responses=True)
+    dispatcher = WebhookDispatcher(redis_client, make_settings(flushed_redis, webhook_poll_s=0.05))
+    real_claim = dispatcher.store.claim
+    claiming, swallowed = asyncio.Event(), asyncio.Event()
+
+    async def claim_swallowing_a_cancellation(endpoint_id: str, limit: int, lease_s: float) -> list[str]:
+        if not swallowed.is_set():
+            claiming.set()
+            try:
+                await asyncio.sleep(30)
+            except asyncio.CancelledError:
+                swallowed.set()  # and carry on, as redis-py 8.1 can when a connection is being set up
+        return await real_claim(endpoint_id, limit, lease_s)
+
+    monkeypatch.setattr(dispatcher.store, "claim", claim_swallowing_a_cancellation)
+    crashes: list[str] = []
+    real_attempt = dispatcher.attempt
+
+    async def attempt_noting_crashes(*args: Any) -> Any:
+        try:
+            return await real_attempt(*args)
+        except Exception as exc:
+            crashes.append(repr(exc))
+            raise
+
+    monkeypatch.setattr(dispatcher, "attempt", attempt_noting_crashes)
+    try:
+        await dispatcher.start()
+        endpoint = await dispatcher.store.create(f"http://127.0.0.1:{receiver.port}/hook", ["alert.raised"])
+        receiver.secrets = endpoint.signing_secrets(datetime.now(UTC))
+        assert await dispatcher.queue_alert(_alert("7-0"), [endpoint]) == 1
+        running = asyncio.create_task(dispatcher.run())
+        await asyncio.wait_for(claiming.wait(), timeout=10)
+        running.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await asyncio.wait_for(running, timeout=30)
+        assert swallowed.is_set()
+        assert crashes == []
+        view = await dispatcher.store.delivery(endpoint.id, "msg_alert-raised_7-0")
+        due = await redis_client.zscore(redis_keys.webhook_due(endpoint.id), "msg_alert-raised_7-0")
+        assert view is not None
+        assert view.status == "succeeded" or (due is not None and due <= time.time()), (view, due)
+    finally:
+        await redis_client.aclose()
+
+
+async def test_a_crashed_attempt_is_tried_again_soon_not_after_its_lease(
+    flushed_redis: str, receiver: Receiver, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An attempt that raises (a bug, not a failed POST) is handed back for CRASH_RETRY_S, and then delivered;
+    left leased it would wait 40 s here."""
+    import asyncio
+
+    from redis.asyncio import Redis
+
+    import monitor.delivery.webhooks.dispatcher as dispatcher_module
+    from monitor.delivery.webhooks import WebhookDispatcher
+
+    monkeypatch.setattr(dispatcher_module, "CRASH_RETRY_S", 0.2)
+    redis_client = Redis.from_url(flushed_redis, decode_responses=True)
+    dispatcher = WebhookDispatcher(redis_client, make_settings(flushed_redis, webhook_poll_s=0.05))
+    real_attempt, calls = dispatcher.attempt, []
+
+    async def crash_once(*args: Any) -> Any:
+        calls.append(time.monotonic())
+        if len(calls) == 1:
+            raise RuntimeError("a bug in the attempt")
+        return await real_attempt(*args)
+
+    monkeypatch.setattr(dispatcher, "attempt", crash_once)
+    running: asyncio.Task[None] | None = None
+    try:
+        await dispatcher.start()
+        endpoint = await dispatcher.store.create(f"http://127.0.0.1:{receiver.port}/hook", ["alert.raised"])
+        receiver.secrets = endpoint.signing_secrets(datetime.now(UTC))
+        assert await dispatcher.queue_alert(_alert("8-0"), [endpoint]) == 1
+        running = asyncio.create_task(dispatcher.run())
+        for _ in range(200):  # 10 s, far below the 40 s lease
+            if receiver.ids():
+                break
+            await asyncio.sleep(0.05)
+        assert receiver.ids() == ["msg_alert-raised_8-0"] and len(calls) == 2
+        assert receiver.received[0]["verified_by"]
+    finally:
+        if running is not None:
+            running.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await running
+        await redis_client.aclose()

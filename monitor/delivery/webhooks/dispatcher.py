@@ -24,6 +24,7 @@ from redis.exceptions import ResponseError
 
 from monitor import __version__, redis_keys
 from monitor.alerts import AlertLog
+from monitor.background import cancel_and_wait
 from monitor.delivery.webhooks.models import (
     FEEDBACK_EVENT,
     TEST_EVENT,
@@ -49,6 +50,8 @@ CLAIM_IDLE_MS = 60_000
 #: The streams the consumer group ``webhooks`` reads: alerts become ``alert.raised`` (and escalations), verdicts
 #: ``alert.feedback``.
 _STREAMS = (redis_keys.ALERTS_STREAM, redis_keys.FEEDBACK_STREAM)
+#: An attempt that crashed (a bug, not a failed POST) is tried again after this long.
+CRASH_RETRY_S = 5.0
 #: A healthy endpoint's last_success_at is refreshed at most this often.
 HEALTH_WRITE_S = 5.0
 
@@ -96,6 +99,7 @@ class WebhookDispatcher:
         self._wake = asyncio.Event()
         self._in_flight: dict[str, int] = defaultdict(int)
         self._attempts: dict[tuple[str, str], asyncio.Task[None]] = {}
+        self._closing = False
         self._metrics = _Metrics(registry)
 
     async def start(self) -> None:
@@ -114,21 +118,35 @@ class WebhookDispatcher:
         self._wake.set()
 
     async def run(self) -> None:
-        """Fan-out and scheduling until cancelled; attempts in flight are handed back on the way out."""
-        try:
-            await asyncio.gather(
-                self._fanout_loop(redis_keys.ALERTS_STREAM, self._fan_out),
-                self._fanout_loop(redis_keys.FEEDBACK_STREAM, self._fan_out_feedback),
-                self._schedule_loop(),
-            )
-        finally:
-            await self._shutdown()
+        """Fan-out and scheduling until cancelled; attempts in flight are handed back on the way out.
 
-    async def _shutdown(self) -> None:
+        Why the loops are tasks stopped with :func:`~monitor.background.cancel_and_wait` rather than one
+        ``gather``: a cancelled ``gather`` returns as soon as its first child is cancelled, and a scheduling loop
+        that swallowed its cancellation (redis-py can) would go on claiming deliveries after the HTTP client was
+        closed; each of those crashed and stayed leased, so undelivered for a whole lease after a restart."""
+        loops = [
+            asyncio.create_task(self._fanout_loop(redis_keys.ALERTS_STREAM, self._fan_out), name="webhook-alerts"),
+            asyncio.create_task(
+                self._fanout_loop(redis_keys.FEEDBACK_STREAM, self._fan_out_feedback), name="webhook-feedback"
+            ),
+            asyncio.create_task(self._schedule_loop(), name="webhook-schedule"),
+        ]
+        try:
+            await asyncio.gather(*loops)
+        finally:
+            # The runtime cancels this task again while it is still running; the shutdown must finish regardless,
+            # or leased deliveries are not handed back and the client is never closed.
+            shutdown = asyncio.create_task(self._shutdown(loops))
+            while not shutdown.done():
+                with contextlib.suppress(asyncio.CancelledError):
+                    await asyncio.shield(shutdown)
+            shutdown.result()
+
+    async def _shutdown(self, loops: list[asyncio.Task[None]]) -> None:
+        self._closing = True  # no attempt starts from here on
+        await cancel_and_wait(loops)
         tasks = dict(self._attempts)
-        for task in tasks.values():
-            task.cancel()
-        await asyncio.gather(*tasks.values(), return_exceptions=True)
+        await cancel_and_wait(tasks.values())
         for endpoint_id, delivery_id in tasks:
             with contextlib.suppress(Exception):
                 await self.store.release(endpoint_id, delivery_id)
@@ -290,6 +308,8 @@ class WebhookDispatcher:
     async def _dispatch_due(self) -> None:
         lease_s = self._settings.webhook_timeout_s * 2 + 30
         for endpoint in await self.store.endpoints():
+            if self._closing:
+                return
             if not endpoint.enabled:
                 continue
             room = min(
@@ -320,7 +340,13 @@ class WebhookDispatcher:
         except asyncio.CancelledError:
             raise
         except Exception:
-            log.exception("webhook attempt crashed; it stays queued", endpoint_id=endpoint_id, delivery_id=delivery_id)
+            # Handed back rather than left leased: otherwise it would wait out the whole lease (a minute or more).
+            log.exception(
+                "webhook attempt crashed; it stays queued", endpoint_id=endpoint_id, delivery_id=delivery_id,
+                retry_in_s=CRASH_RETRY_S,
+            )  # fmt: skip
+            with contextlib.suppress(Exception):
+                await self.store.release(endpoint_id, delivery_id, delay_s=CRASH_RETRY_S)
 
     async def attempt(self, endpoint: WebhookEndpoint, delivery: Delivery, body: bytes) -> Attempt:
         """POST the delivery once, record the attempt, and schedule the next one or settle it."""

@@ -175,9 +175,9 @@ class WebhookStore:
                 pipe.zadd(redis_keys.webhook_due(endpoint_id), {delivery.id: due_at})
             await pipe.execute()
 
-    async def release(self, endpoint_id: str, delivery_id: str) -> None:
-        """Make a leased delivery due now (an attempt interrupted by shutdown)."""
-        await self._redis.zadd(redis_keys.webhook_due(endpoint_id), {delivery_id: time.time()}, xx=True)
+    async def release(self, endpoint_id: str, delivery_id: str, *, delay_s: float = 0.0) -> None:
+        """End a delivery's lease: due again after ``delay_s`` (an attempt interrupted by shutdown, or crashed)."""
+        await self._redis.zadd(redis_keys.webhook_due(endpoint_id), {delivery_id: time.time() + delay_s}, xx=True)
 
     async def deliveries(self, endpoint_id: str, *, limit: int = 50) -> list[DeliveryView]:
         """The newest deliveries first, each with its attempts."""
