@@ -27,6 +27,9 @@ LAUNCH_ARGS = [
     "--disable-sync",
     "--no-first-run",
 ]
+#: How long an ``expect`` waits for the page. Playwright's 5 s default was too short on a loaded 2-core machine
+#: (a CI run saw an override apply answer after it); these tests check what the page shows, never how fast.
+EXPECT_TIMEOUT_MS = 15_000
 
 
 @pytest.fixture(scope="package")
@@ -39,9 +42,10 @@ def browser() -> Iterator[Browser]:
     if not CHROMIUM.exists():
         pytest.skip("no /usr/bin/chromium: `make test` or `apt-get install chromium` installs it")
     try:
-        from playwright.sync_api import sync_playwright
+        from playwright.sync_api import expect, sync_playwright
     except ImportError:
         pytest.skip("playwright is not installed: pip install -e '.[dev]'")
+    expect.set_options(timeout=EXPECT_TIMEOUT_MS)
     with sync_playwright() as playwright:
         chromium = playwright.chromium.launch(executable_path=str(CHROMIUM), args=LAUNCH_ARGS)
         try:
