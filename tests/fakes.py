@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import re
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Any
 
 from monitor.schemas import TurnScores
 from monitor.scoring import VaderSentiment
@@ -39,3 +42,31 @@ class KeywordScorer:
                 )
             )
         return out
+
+
+class SwallowsOneCancellation:
+    """Wraps an async call: the first call waits until it is cancelled, swallows the cancellation and then calls
+    through, as redis-py 8.1 can when a cancellation lands while a connection is being set up (see
+    ``monitor.background``). ``entered`` is set once that first call is waiting, ``swallowed`` once it swallowed."""
+
+    def __init__(self, real: Callable[..., Awaitable[Any]]) -> None:
+        self._real = real
+        self.entered = asyncio.Event()
+        self.swallowed = asyncio.Event()
+
+    async def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        if not self.swallowed.is_set():
+            self.entered.set()
+            try:
+                await asyncio.sleep(30)
+            except asyncio.CancelledError:
+                self.swallowed.set()  # and carry on
+        return await self._real(*args, **kwargs)
+
+    async def cancel_inside(self, running: asyncio.Task[Any]) -> None:
+        """Cancel ``running`` while it waits in the first call, and wait until it has returned."""
+        await asyncio.wait_for(self.entered.wait(), timeout=10)
+        running.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await asyncio.wait_for(running, timeout=30)
+        assert self.swallowed.is_set()

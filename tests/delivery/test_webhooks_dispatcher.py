@@ -18,6 +18,7 @@ from monitor import redis_keys
 from monitor.schemas import Alert
 from tests.conftest import make_settings
 from tests.delivery.webhook_receiver import Receiver, angry, create_endpoint, serve, start, wait_for
+from tests.fakes import SwallowsOneCancellation
 
 
 def test_receiver_down_across_a_service_restart_gets_every_alert_with_its_original_id(
@@ -265,19 +266,8 @@ async def test_a_scheduling_loop_that_swallows_its_cancellation_leaves_no_delive
 
     redis_client = Redis.from_url(flushed_redis, decode_responses=True)
     dispatcher = WebhookDispatcher(redis_client, make_settings(flushed_redis, webhook_poll_s=0.05))
-    real_claim = dispatcher.store.claim
-    claiming, swallowed = asyncio.Event(), asyncio.Event()
-
-    async def claim_swallowing_a_cancellation(endpoint_id: str, limit: int, lease_s: float) -> list[str]:
-        if not swallowed.is_set():
-            claiming.set()
-            try:
-                await asyncio.sleep(30)
-            except asyncio.CancelledError:
-                swallowed.set()  # and carry on, as redis-py 8.1 can when a connection is being set up
-        return await real_claim(endpoint_id, limit, lease_s)
-
-    monkeypatch.setattr(dispatcher.store, "claim", claim_swallowing_a_cancellation)
+    claim = SwallowsOneCancellation(dispatcher.store.claim)
+    monkeypatch.setattr(dispatcher.store, "claim", claim)
     crashes: list[str] = []
     real_attempt = dispatcher.attempt
 
@@ -295,11 +285,7 @@ async def test_a_scheduling_loop_that_swallows_its_cancellation_leaves_no_delive
         receiver.secrets = endpoint.signing_secrets(datetime.now(UTC))
         assert await dispatcher.queue_alert(_alert("7-0"), [endpoint]) == 1
         running = asyncio.create_task(dispatcher.run())
-        await asyncio.wait_for(claiming.wait(), timeout=10)
-        running.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await asyncio.wait_for(running, timeout=30)
-        assert swallowed.is_set()
+        await claim.cancel_inside(running)
         assert crashes == []
         view = await dispatcher.store.delivery(endpoint.id, "msg_alert-raised_7-0")
         due = await redis_client.zscore(redis_keys.webhook_due(endpoint.id), "msg_alert-raised_7-0")

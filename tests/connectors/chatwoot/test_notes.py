@@ -13,6 +13,7 @@ from monitor.runtime import redis_client
 from monitor.schemas import Alert, Severity
 from tests.conftest import make_settings
 from tests.connectors.fake_chatwoot import TOKEN, FakeChatwoot, fake_chatwoot
+from tests.fakes import SwallowsOneCancellation
 
 __all__ = ["fake_chatwoot"]
 
@@ -92,3 +93,22 @@ async def test_a_refused_token_fails_the_note_at_once(flushed_redis: str, fake_c
     finally:
         await api.aclose()
         await redis.aclose()
+
+
+async def test_a_cancelled_run_leaves_no_loop_behind(notes: ChatwootNotes, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The send loop swallows its cancellation inside a claim (redis-py can: see monitor.background). When
+    ``run`` returns, both loops have ended; none is left posting notes on a client its caller closes next."""
+    import asyncio
+
+    claim = SwallowsOneCancellation(notes._claim)
+    monkeypatch.setattr(notes, "_claim", claim)
+    await notes.start()
+    running = asyncio.create_task(notes.run())
+    await claim.cancel_inside(running)
+    still_running = [
+        t for t in asyncio.all_tasks() if getattr(t.get_coro(), "__qualname__", "").startswith("ChatwootNotes._")
+    ]
+    notes.stopping.set()  # so that a loop left behind (the failure) ends before the fixture closes its clients
+    if still_running:
+        await asyncio.wait(still_running, timeout=5)
+    assert still_running == []
