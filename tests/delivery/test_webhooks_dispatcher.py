@@ -7,18 +7,27 @@ import contextlib
 import json
 import threading
 import time
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from typing import Any
 
 import httpx
 import pytest
 import redis
+from redis.asyncio import Redis as AsyncRedis
 
 from monitor import redis_keys
+from monitor.delivery.webhooks import WebhookDispatcher
+from monitor.delivery.webhooks.models import WebhookEndpoint
 from monitor.schemas import Alert
 from tests.conftest import make_settings
 from tests.delivery.webhook_receiver import Receiver, angry, create_endpoint, serve, start, wait_for
 from tests.fakes import SwallowsOneCancellation
+
+
+def _alert(alert_id: str) -> Alert:
+    return Alert(id=alert_id, rule="anger", severity="warning", conversation_id="c", message_id="m", agent_id="a",
+                 audience=["agent"], nudge="n", reason="r", created_at=datetime.now(UTC))  # fmt: skip
 
 
 def test_receiver_down_across_a_service_restart_gets_every_alert_with_its_original_id(
@@ -175,24 +184,19 @@ def test_failed_delivery_can_be_resent_with_the_same_id(flushed_redis: str, rece
 async def test_each_failure_is_rescheduled_with_jittered_backoff_then_fails(flushed_redis: str) -> None:
     """After each failed attempt the next is due after the schedule's delay +-20 %; after the last it is
     `failed` and off the due set. The webhook-id and body never change."""
-    from redis.asyncio import Redis
-
-    from monitor.delivery.webhooks import WebhookDispatcher
-
     seen: list[tuple[str, bytes]] = []
 
     def refuse(request: httpx.Request) -> httpx.Response:
         seen.append((request.headers["webhook-id"], request.content))
         return httpx.Response(500, text="down")
 
-    redis_client = Redis.from_url(flushed_redis, decode_responses=True)
+    redis_client = AsyncRedis.from_url(flushed_redis, decode_responses=True)
     settings = make_settings(flushed_redis, webhook_retry_schedule_s=[100.0, 1000.0])
     http = httpx.AsyncClient(transport=httpx.MockTransport(refuse))
     dispatcher = WebhookDispatcher(redis_client, settings, client=http)
     try:
         endpoint = await dispatcher.store.create("http://receiver.invalid/hook", ["alert.raised"])
-        alert = Alert(id="5-0", rule="anger", severity="warning", conversation_id="c", message_id="m", agent_id="a",
-                      audience=["agent"], nudge="n", reason="r", created_at=datetime.now(UTC))  # fmt: skip
+        alert = _alert("5-0")
         assert await dispatcher.queue_alert(alert, [endpoint]) == 1
         assert await dispatcher.queue_alert(alert, [endpoint]) == 0  # the same alert again queues nothing
         for delay in (100.0, 1000.0, None):
@@ -246,13 +250,28 @@ def test_two_service_processes_share_the_work_without_double_sending(flushed_red
         assert len(set(receiver.ids())) == len(receiver.ids()) and all(r["verified_by"] for r in receiver.received)
 
 
-def _alert(alert_id: str) -> Alert:
-    return Alert(id=alert_id, rule="anger", severity="warning", conversation_id="c", message_id="m", agent_id="a",
-                 audience=["agent"], nudge="n", reason="r", created_at=datetime.now(UTC))  # fmt: skip
+Queued = tuple[WebhookDispatcher, WebhookEndpoint, AsyncRedis]
+QUEUED_ID = "msg_alert-raised_7-0"
+
+
+@pytest.fixture
+async def queued(flushed_redis: str, receiver: Receiver) -> AsyncIterator[Queued]:
+    """A started dispatcher, not yet running, with one alert queued for ``receiver`` (delivery ``QUEUED_ID``); and
+    its Redis client."""
+    redis_client = AsyncRedis.from_url(flushed_redis, decode_responses=True)
+    dispatcher = WebhookDispatcher(redis_client, make_settings(flushed_redis, webhook_poll_s=0.05))
+    try:
+        await dispatcher.start()
+        endpoint = await dispatcher.store.create(f"http://127.0.0.1:{receiver.port}/hook", ["alert.raised"])
+        receiver.secrets = endpoint.signing_secrets(datetime.now(UTC))
+        assert await dispatcher.queue_alert(_alert("7-0"), [endpoint]) == 1
+        yield dispatcher, endpoint, redis_client
+    finally:
+        await redis_client.aclose()
 
 
 async def test_a_scheduling_loop_that_swallows_its_cancellation_leaves_no_delivery_leased(
-    flushed_redis: str, receiver: Receiver, monkeypatch: pytest.MonkeyPatch
+    queued: Queued, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """redis-py can swallow a cancellation (see monitor.background). The scheduling loop here swallows it inside
     a claim, so it claims a delivery while the dispatcher is stopping. That delivery must be attempted with a
@@ -260,12 +279,7 @@ async def test_a_scheduling_loop_that_swallows_its_cancellation_leaves_no_delive
     with its attempt crashed on a closed client."""
     import asyncio
 
-    from redis.asyncio import Redis
-
-    from monitor.delivery.webhooks import WebhookDispatcher
-
-    redis_client = Redis.from_url(flushed_redis, decode_responses=True)
-    dispatcher = WebhookDispatcher(redis_client, make_settings(flushed_redis, webhook_poll_s=0.05))
+    dispatcher, endpoint, redis_client = queued
     claim = SwallowsOneCancellation(dispatcher.store.claim)
     monkeypatch.setattr(dispatcher.store, "claim", claim)
     crashes: list[str] = []
@@ -279,37 +293,26 @@ async def test_a_scheduling_loop_that_swallows_its_cancellation_leaves_no_delive
             raise
 
     monkeypatch.setattr(dispatcher, "attempt", attempt_noting_crashes)
-    try:
-        await dispatcher.start()
-        endpoint = await dispatcher.store.create(f"http://127.0.0.1:{receiver.port}/hook", ["alert.raised"])
-        receiver.secrets = endpoint.signing_secrets(datetime.now(UTC))
-        assert await dispatcher.queue_alert(_alert("7-0"), [endpoint]) == 1
-        running = asyncio.create_task(dispatcher.run())
-        await claim.cancel_inside(running)
-        assert crashes == []
-        view = await dispatcher.store.delivery(endpoint.id, "msg_alert-raised_7-0")
-        due = await redis_client.zscore(redis_keys.webhook_due(endpoint.id), "msg_alert-raised_7-0")
-        assert view is not None
-        assert view.status == "succeeded" or (due is not None and due <= time.time()), (view, due)
-    finally:
-        await redis_client.aclose()
+    running = asyncio.create_task(dispatcher.run())
+    await claim.cancel_inside(running)
+    assert crashes == []
+    view = await dispatcher.store.delivery(endpoint.id, QUEUED_ID)
+    due = await redis_client.zscore(redis_keys.webhook_due(endpoint.id), QUEUED_ID)
+    assert view is not None
+    assert view.status == "succeeded" or (due is not None and due <= time.time()), (view, due)
 
 
 async def test_a_crashed_attempt_is_tried_again_soon_not_after_its_lease(
-    flushed_redis: str, receiver: Receiver, monkeypatch: pytest.MonkeyPatch
+    queued: Queued, receiver: Receiver, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """An attempt that raises (a bug, not a failed POST) is handed back for CRASH_RETRY_S, and then delivered;
     left leased it would wait 40 s here."""
     import asyncio
 
-    from redis.asyncio import Redis
-
     import monitor.delivery.webhooks.dispatcher as dispatcher_module
-    from monitor.delivery.webhooks import WebhookDispatcher
 
     monkeypatch.setattr(dispatcher_module, "CRASH_RETRY_S", 0.2)
-    redis_client = Redis.from_url(flushed_redis, decode_responses=True)
-    dispatcher = WebhookDispatcher(redis_client, make_settings(flushed_redis, webhook_poll_s=0.05))
+    dispatcher = queued[0]
     real_attempt, calls = dispatcher.attempt, []
 
     async def crash_once(*args: Any) -> Any:
@@ -319,22 +322,15 @@ async def test_a_crashed_attempt_is_tried_again_soon_not_after_its_lease(
         return await real_attempt(*args)
 
     monkeypatch.setattr(dispatcher, "attempt", crash_once)
-    running: asyncio.Task[None] | None = None
+    running = asyncio.create_task(dispatcher.run())
     try:
-        await dispatcher.start()
-        endpoint = await dispatcher.store.create(f"http://127.0.0.1:{receiver.port}/hook", ["alert.raised"])
-        receiver.secrets = endpoint.signing_secrets(datetime.now(UTC))
-        assert await dispatcher.queue_alert(_alert("8-0"), [endpoint]) == 1
-        running = asyncio.create_task(dispatcher.run())
         for _ in range(200):  # 10 s, far below the 40 s lease
             if receiver.ids():
                 break
             await asyncio.sleep(0.05)
-        assert receiver.ids() == ["msg_alert-raised_8-0"] and len(calls) == 2
+        assert receiver.ids() == [QUEUED_ID] and len(calls) == 2
         assert receiver.received[0]["verified_by"]
     finally:
-        if running is not None:
-            running.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await running
-        await redis_client.aclose()
+        running.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await running

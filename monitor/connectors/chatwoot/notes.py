@@ -34,7 +34,7 @@ from redis.asyncio import Redis
 from redis.exceptions import ResponseError
 
 from monitor import redis_keys
-from monitor.background import cancel_and_wait
+from monitor.background import run_loops
 from monitor.connectors.chatwoot.api import ChatwootApi
 from monitor.connectors.chatwoot.inbound import NAME, message_key, split_conversation_id
 from monitor.connectors.queue import BLOCK_MS, CLAIM_IDLE_MS, claim_abandoned, ensure_group, pause
@@ -110,17 +110,9 @@ class ChatwootNotes:
         await ensure_group(self._redis, redis_keys.ALERTS_STREAM, redis_keys.CHATWOOT_NOTES_GROUP, start_id="$")
 
     async def run(self) -> None:
-        """Both loops until ``stopping`` is set. If this task is cancelled instead (a loop that did not stop in
-        time), both loops have ended when it returns: a plain ``gather`` returns at the first loop cancelled, and a
-        loop that swallowed its cancellation would post notes on the client its caller closes next."""
-        loops = [
-            asyncio.create_task(self._fanout_loop(), name="chatwoot-notes-fanout"),
-            asyncio.create_task(self._send_loop(), name="chatwoot-notes-send"),
-        ]
-        try:
-            await asyncio.gather(*loops)
-        finally:
-            await cancel_and_wait(loops)
+        """Both loops until ``stopping`` is set; if this task is cancelled instead (a loop that did not stop in
+        time), both loops have ended when it returns (:func:`~monitor.background.run_loops`)."""
+        await run_loops({"chatwoot-notes-fanout": self._fanout_loop(), "chatwoot-notes-send": self._send_loop()})
 
     # --- alerts -> queued notes
     async def _fanout_loop(self) -> None:

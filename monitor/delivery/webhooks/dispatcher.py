@@ -24,7 +24,7 @@ from redis.exceptions import ResponseError
 
 from monitor import __version__, redis_keys
 from monitor.alerts import AlertLog
-from monitor.background import cancel_and_wait
+from monitor.background import cancel_and_wait, run_loops
 from monitor.delivery.webhooks.models import (
     FEEDBACK_EVENT,
     TEST_EVENT,
@@ -118,33 +118,23 @@ class WebhookDispatcher:
         self._wake.set()
 
     async def run(self) -> None:
-        """Fan-out and scheduling until cancelled; attempts in flight are handed back on the way out.
+        """Fan-out and scheduling until cancelled; attempts in flight are handed back on the way out, after every
+        loop has ended (:func:`~monitor.background.run_loops`): a scheduling loop still running would claim
+        deliveries for a closed HTTP client, each of them then leased, so undelivered for a whole lease."""
+        await run_loops(
+            {
+                "webhook-alerts": self._fanout_loop(redis_keys.ALERTS_STREAM, self._fan_out),
+                "webhook-feedback": self._fanout_loop(redis_keys.FEEDBACK_STREAM, self._fan_out_feedback),
+                "webhook-schedule": self._schedule_loop(),
+            },
+            stopping=self._stop_claiming,
+            then=self._shutdown,
+        )
 
-        Why the loops are tasks stopped with :func:`~monitor.background.cancel_and_wait` rather than one
-        ``gather``: a cancelled ``gather`` returns as soon as its first child is cancelled, and a scheduling loop
-        that swallowed its cancellation (redis-py can) would go on claiming deliveries after the HTTP client was
-        closed; each of those crashed and stayed leased, so undelivered for a whole lease after a restart."""
-        loops = [
-            asyncio.create_task(self._fanout_loop(redis_keys.ALERTS_STREAM, self._fan_out), name="webhook-alerts"),
-            asyncio.create_task(
-                self._fanout_loop(redis_keys.FEEDBACK_STREAM, self._fan_out_feedback), name="webhook-feedback"
-            ),
-            asyncio.create_task(self._schedule_loop(), name="webhook-schedule"),
-        ]
-        try:
-            await asyncio.gather(*loops)
-        finally:
-            # The runtime cancels this task again while it is still running; the shutdown must finish regardless,
-            # or leased deliveries are not handed back and the client is never closed.
-            shutdown = asyncio.create_task(self._shutdown(loops))
-            while not shutdown.done():
-                with contextlib.suppress(asyncio.CancelledError):
-                    await asyncio.shield(shutdown)
-            shutdown.result()
-
-    async def _shutdown(self, loops: list[asyncio.Task[None]]) -> None:
+    def _stop_claiming(self) -> None:
         self._closing = True  # no attempt starts from here on
-        await cancel_and_wait(loops)
+
+    async def _shutdown(self) -> None:
         tasks = dict(self._attempts)
         await cancel_and_wait(tasks.values())
         for endpoint_id, delivery_id in tasks:
