@@ -1,22 +1,22 @@
-"""What the model reads of a turn: the text without @handles and links.
+"""What the model reads of a turn: as written, or without @handles and links (an artifact says which).
 
-Why: complaints-xci is the only training corpus written on Twitter, and 98 % of its complaints (91 % of its
-angry tweets) address a brand by @handle, against 74 % of its other tweets; no calm corpus has a handle at all.
-A model trained on raw text learned "a tweet at a brand is angry": with the v2 artifact, removing the handles from
-the first turns of the 525 real support conversations moved the share with anger over 0.6 from 30 % to 8 %
-(model card, Training data). A handle or a link says where a message was sent, not how its writer feels, so
-training and serving both drop them before tokenizing. The rules, VADER and everything stored still see the
-whole text.
+Why the option: complaints-xci is the only training corpus written on Twitter, and 98 % of its complaints (91 % of
+its angry tweets) address a brand by @handle, against 74 % of its other tweets; no calm corpus has a handle at all,
+so a network trained on raw text can learn "a tweet at a brand is angry". Dropping handles and links from every
+text in training and serving (``calmwatch train --strip-handles``) is one answer; the shipped artifact takes the
+other, raw text with calm queries given handles too (``monitor.training.augment.address_calm_queries``), which
+keeps more of complaints-xci (models/experiments). The rules, VADER and everything stored always see the whole
+text.
 
-An artifact records the normalisation it was trained with (``calmwatch.json``, ``text_normalization``), so an
-artifact trained on raw text keeps being served raw text.
+An artifact records the normalisation it was trained with (``calmwatch.json``, ``text_normalization``; "" is raw
+text), and the scorer applies that one, so an artifact is always served the text it was trained on.
 """
 
 from __future__ import annotations
 
 import re
 
-#: The normalisation this version applies; written into artifacts trained with it.
+#: Handles and links dropped (``--strip-handles``); written into the artifacts trained with it.
 HANDLES_AND_LINKS = "handles-links/1"
 NORMALIZATIONS: tuple[str, ...] = ("", HANDLES_AND_LINKS)
 
@@ -27,7 +27,7 @@ _LINK = re.compile(r"\b(?:https?:\s?//|www\.)\S+", re.IGNORECASE)
 _SPACES = re.compile(r"[ \t]{2,}")
 
 
-def model_text(text: str, normalization: str = HANDLES_AND_LINKS) -> str:
+def model_text(text: str, normalization: str) -> str:
     """``text`` as the network should read it under ``normalization`` ("" = unchanged).
 
     A turn that is nothing but handles and links keeps its original text, so the network never reads an empty
